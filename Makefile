@@ -1,0 +1,32 @@
+# Every target is a one-liner over the CLI (python -m autograder); the venv is built from requirements.txt first.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# nbgrader shells out to alembic, which lives in the venv's bin/.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+ASSIGNMENT ?=
+ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
+
+.DEFAULT_GOAL := help
+.PHONY: help venv release grade test clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo "  variables: ASSIGNMENT=name limits a target to one assignment"
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -qq -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create or update the project-local virtual environment
+
+release: venv ## build release/ (student) and solutions/ from assignments/ with nbgrader
+	$(PY) -m autograder release $(ARGS)
+
+test: venv ## run the test suite
+	$(PY) -m pytest -q tests
+
+clean: ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,44 @@
+"""`python -m autograder <command>`: the single entry point; each command dispatches to one stage."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from autograder import config as config_mod
+
+
+def _release(args, cfg) -> int:
+    from autograder.release import release
+
+    for result in release(cfg, args.assignment):
+        print(f"released {result.assignment_id}: {len(result.release_files)} student files in "
+              f"{cfg.release_dir.name}/{result.assignment_id}, {len(result.solution_files)} in "
+              f"{cfg.solution_dir.name}/{result.assignment_id}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    parser.add_argument("--course", default=None, help="course root holding course_config.py "
+                        "(default: this repository)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    release = commands.add_parser("release", help="build release/ and solutions/ with nbgrader")
+    release.add_argument("--assignment", default=None, help="only this assignment (default: all)")
+    release.set_defaults(run=_release)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        cfg = config_mod.load(args.course)
+        return args.run(args, cfg)
+    except config_mod.CourseError as exc:
+        # Our errors already name the file or student concerned; a traceback would bury that.
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""Read course_config.py once into a typed, frozen CourseConfig."""
+from __future__ import annotations
+
+import dataclasses
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "course_config.py"
+
+
+class CourseError(Exception):
+    """A problem the instructor can fix; the message names the file, cell or student concerned."""
+
+
+class ConfigError(CourseError):
+    """course_config.py is missing, malformed, or names a key we do not know."""
+
+
+@dataclass(frozen=True)
+class NbgraderSettings:
+    source_directory: str = "assignments"
+    release_directory: str = "release"
+    solution_directory: str = "solutions"
+    submitted_directory: str = "submitted"
+    gradebook: str = "gradebook.db"
+
+
+@dataclass(frozen=True)
+class ReleaseSettings:
+    grader_only: tuple[str, ...] = ("hidden",)
+
+
+@dataclass(frozen=True)
+class GradingSettings:
+    """How submissions are judged. Course-wide here; an assignment may override any of these
+    in its own `hidden/grading.toml`."""
+    lanes: int = 0                     # grading processes in parallel; 0 = one per core
+    skip_tags: tuple[str, ...] = ("training", "plot")  # cells tagged so are never run
+    cell_timeout_s: float = 20.0       # one notebook cell while loading
+    load_timeout_s: float = 60.0       # the whole notebook while loading
+    probe_timeout_s: float = 30.0      # one probe (one call from a hidden test)
+    max_worker_deaths: int = 3         # per submission; after that, remaining tests are CRASHED
+    speed_factor: float = 3.0          # allowed slowdown against the reference, same run
+    speed_repeats: int = 5             # interleaved timings; the median is compared
+    forward_time_limit_s: float = 0.5  # the guide's absolute bound on one forward pass
+    cpu_s: int = 300                   # CPU seconds per worker
+    max_output_bytes: int = 8 << 20    # what a worker may print or write
+    max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
+    max_code_cells: int = 2000
+
+
+@dataclass(frozen=True)
+class CourseConfig:
+    root: Path
+    course_id: str
+    nbgrader: NbgraderSettings = field(default_factory=NbgraderSettings)
+    release: ReleaseSettings = field(default_factory=ReleaseSettings)
+    grading: GradingSettings = field(default_factory=GradingSettings)
+
+    # Resolved course paths; every stage asks here instead of joining strings itself.
+    @property
+    def source_dir(self) -> Path:
+        return self.root / self.nbgrader.source_directory
+
+    @property
+    def release_dir(self) -> Path:
+        return self.root / self.nbgrader.release_directory
+
+    @property
+    def solution_dir(self) -> Path:
+        return self.root / self.nbgrader.solution_directory
+
+    @property
+    def submitted_dir(self) -> Path:
+        return self.root / self.nbgrader.submitted_directory
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite:///{self.root / self.nbgrader.gradebook}"
+
+    def assignments(self) -> list[str]:
+        """Assignment ids: the folders of the source directory that hold a notebook."""
+        if not self.source_dir.is_dir():
+            raise ConfigError(f"{self.source_dir}: the source directory does not exist")
+        return sorted(p.name for p in self.source_dir.iterdir()
+                      if p.is_dir() and any(p.glob("*.ipynb")))
+
+    def nbgrader_traitlets(self):
+        """The same settings as a traitlets Config, for nbgrader's apps and nbgrader_config.py."""
+        from traitlets.config import Config
+
+        c = Config()
+        c.CourseDirectory.root = str(self.root)
+        c.CourseDirectory.course_id = self.course_id
+        c.CourseDirectory.source_directory = self.nbgrader.source_directory
+        c.CourseDirectory.release_directory = self.nbgrader.release_directory
+        c.CourseDirectory.solution_directory = self.nbgrader.solution_directory
+        c.CourseDirectory.submitted_directory = self.nbgrader.submitted_directory
+        c.CourseDirectory.db_url = self.db_url
+        c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                                    *self.release.grader_only]
+        return c
+
+
+# course_config.py's top-level names, and the section each fills.
+_SECTIONS: dict[str, type] = {"NBGRADER": NbgraderSettings, "RELEASE": ReleaseSettings,
+                              "GRADING": GradingSettings}
+
+
+def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: {name} must be a dict, got {type(raw).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{path}: unknown key {name}[{key!r}]; known keys: {', '.join(known)}")
+        default = known[key].default
+        if isinstance(default, tuple):
+            if not isinstance(value, (list, tuple)):
+                raise ConfigError(f"{path}: {name}[{key!r}] must be a list")
+            value = tuple(value)
+        elif default is not dataclasses.MISSING and not isinstance(value, type(default)):
+            if not (isinstance(default, float) and isinstance(value, int)):
+                raise ConfigError(f"{path}: {name}[{key!r}] must be {type(default).__name__}, "
+                                  f"got {type(value).__name__}")
+        values[key] = value
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
+
+
+def override(settings, raw: dict, source: Path):
+    """`settings` with the keys of `raw` replaced, checked as strictly as course_config.py."""
+    return _section(type(settings), "grading", raw, source, base=settings)
+
+
+def load(root: str | Path | None = None) -> CourseConfig:
+    """Read <root>/course_config.py (root defaults to the folder above this package)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    root = root.resolve()
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; the course root must hold {CONFIG_FILE}")
+    try:
+        namespace = runpy.run_path(str(path))
+    except Exception as exc:  # a syntax error or a bad expression in the config
+        raise ConfigError(f"{path}: could not be read: {type(exc).__name__}: {exc}") from exc
+    settings = {k: v for k, v in namespace.items() if k.isupper()}
+    unknown = sorted(set(settings) - set(_SECTIONS) - {"COURSE_ID"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting {unknown[0]}; known: COURSE_ID, {', '.join(_SECTIONS)}")
+    course_id = settings.get("COURSE_ID")
+    if not isinstance(course_id, str) or not course_id:
+        raise ConfigError(f"{path}: COURSE_ID must be a non-empty string")
+    sections = {name.lower(): _section(cls, name, settings.get(name, {}), path)
+                for name, cls in _SECTIONS.items()}
+    return CourseConfig(root=root, course_id=course_id, **sections)

@@ -1,0 +1,101 @@
+"""Assertions for hidden tests whose messages help a student without leaking hidden inputs.
+
+A failure says what was wrong in terms the student can act on (expected vs actual shape, the
+largest error against the reference, which parameters got no gradient, the speed ratio) and
+never prints tensor values, seeds, or the reference's numbers.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from autograder.wire import Invalid
+
+
+class Feedback(AssertionError):
+    """A failed check; its message is shown to the student as it is."""
+
+
+def fail(message: str):
+    raise Feedback(message)
+
+
+def expect_tensor(x, what: str) -> torch.Tensor:
+    if isinstance(x, Invalid):
+        fail(f"{what}: {x.what}")
+    if type(x) is not torch.Tensor:
+        fail(f"{what}: expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def expect_shape(x, shape, what: str) -> torch.Tensor:
+    x = expect_tensor(x, what)
+    if tuple(x.shape) != tuple(shape):
+        fail(f"{what}: expected shape {tuple(shape)}, got {tuple(x.shape)}")
+    return x
+
+
+def expect_finite(x, what: str) -> torch.Tensor:
+    x = expect_tensor(x, what)
+    if x.is_floating_point():
+        nan, inf = int(torch.isnan(x).sum()), int(torch.isinf(x).sum())
+        if nan or inf:
+            fail(f"{what}: contains {nan} NaN and {inf} Inf values out of {x.numel()}")
+    return x
+
+
+def expect_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+    """Same shape, finite, and within tolerance of the reference; reports the largest error only."""
+    want = expect_tensor(want, f"reference {what}")  # a broken reference is the grader's problem
+    got = expect_shape(got, want.shape, what)
+    got = expect_finite(got, what)
+    diff = (got.double() - want.double()).abs()
+    allowed = atol + rtol * want.double().abs()
+    bad = diff > allowed
+    if bool(bad.any()):
+        share = float(bad.double().mean()) * 100
+        fail(f"{what} differs from the reference: largest error {float(diff.max()):.3g} "
+             f"(tolerance {atol:g} + {rtol:g}*|expected|), {share:.0f}% of entries off")
+
+
+def expect_grads(grads, what: str, names=None) -> None:
+    """Every named gradient present, finite and not all zero; names the parameters that fail."""
+    if isinstance(grads, Invalid) or not isinstance(grads, dict):
+        fail(f"{what}: expected gradients by parameter name, got {type(grads).__name__}")
+    names = list(names) if names is not None else list(grads)
+    missing = [n for n in names if n not in grads]
+    none = [n for n in names if n in grads and grads[n] is None]
+    zero, bad = [], []
+    for n in names:
+        g = grads.get(n)
+        if g is None:
+            continue
+        if type(g) is not torch.Tensor:
+            bad.append(n)
+        elif not bool(torch.isfinite(g).all()):
+            bad.append(n)
+        elif not bool((g != 0).any()):
+            zero.append(n)
+    problems = []
+    if missing:
+        problems.append(f"no parameter named {_names(missing)}")
+    if none:
+        problems.append(f"gradient never reaches {_names(none)}")
+    if zero:
+        problems.append(f"gradient is all zero for {_names(zero)}")
+    if bad:
+        problems.append(f"gradient is not finite for {_names(bad)}")
+    if problems:
+        fail(f"{what}: " + "; ".join(problems))
+
+
+def expect_speed(ratio: float, factor: float, what: str) -> None:
+    if not math.isfinite(ratio) or ratio > factor:
+        fail(f"{what} is {ratio:.1f}x slower than the reference (allowed: {factor:g}x); "
+             "look for Python loops over batch, heads or positions and use tensor ops instead")
+
+
+def _names(names: list[str], most: int = 6) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

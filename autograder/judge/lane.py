@@ -1,0 +1,98 @@
+"""A grading lane: one trusted process that grades submissions one after another.
+
+It owns a warm zygote and a reference worker for the whole run, and runs the hidden tests
+with pytest once per submission. It returns results as data; it never writes reports.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import wire
+from autograder.assignment import Assignment
+from autograder.judge.client import Reference, SandboxedCode
+from autograder.judge.plugin import JudgePlugin
+from autograder.notebook import NotebookError, read_code_cells
+from autograder.results import LoadIssue, Status, SubmissionResult
+from autograder.sandbox.launcher import Zygote
+
+ISOLATION = "process"  # what this lane's workers get; the sandbox layer reports its own level
+
+
+class Lane:
+    def __init__(self, assignment: Assignment, reference_cache: dict | None = None):
+        self.assignment = assignment
+        self.settings = assignment.settings
+        self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
+        self.zygote = Zygote(list(assignment.probes))
+        cells = read_code_cells(assignment.reference_notebook, self.settings.skip_tags,
+                                self.settings.max_notebook_bytes, self.settings.max_code_cells)
+        self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,
+                                   cache=dict(reference_cache or {}))
+
+    def _spec(self, label: str) -> dict:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.scratch_root))
+        return {"scratch": str(scratch), "cpu_s": self.settings.cpu_s,
+                "max_output_bytes": self.settings.max_output_bytes}
+
+    def grade(self, student_id: str, notebook: Path) -> SubmissionResult:
+        started = time.perf_counter()
+        result = SubmissionResult(student_id, self.assignment.id, notebook.name, isolation=ISOLATION)
+        spec = self._spec("student")
+        code = SandboxedCode(self.zygote, [], spec, self.settings)
+        try:
+            code.cells = read_code_cells(notebook, self.settings.skip_tags,
+                                         self.settings.max_notebook_bytes, self.settings.max_code_cells)
+        except NotebookError as exc:
+            result.load_error = str(exc)
+            code.fatal = (Status.LOAD_ERROR.value, f"not run: {exc}")
+        else:
+            code.load()
+        result.load_issues = [LoadIssue(int(i.get("cell", 0)), str(i.get("status", "error"))[:20],
+                                        str(i.get("message", ""))[:500])
+                              for i in (code.load_issues or [])]
+        loaded = time.perf_counter()
+        try:
+            plugin, report = self.run_hidden_tests(code)
+        finally:
+            code.close()
+            shutil.rmtree(spec["scratch"], ignore_errors=True)
+        result.tests = sorted(plugin.outcomes.values(), key=lambda t: t.name)
+        result.pytest_report = report
+        result.timings = {"load_s": round(loaded - started, 4),
+                          "tests_s": round(time.perf_counter() - loaded, 4),
+                          "total_s": round(time.perf_counter() - started, 4)}
+        return result
+
+    def run_hidden_tests(self, code: SandboxedCode) -> tuple[JudgePlugin, dict]:
+        from pytest_jsonreport.plugin import JSONReport
+
+        plugin = JudgePlugin(code, self.reference, self.settings)
+        self._pytest_output = io.StringIO()
+        json_report = JSONReport()
+        args = [str(self.assignment.hidden), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+                "--rootdir", str(self.assignment.hidden), "-c", os.devnull,
+                "--import-mode=importlib", "--json-report-file=none", "--json-report-omit=collectors",
+                "-W", "ignore::DeprecationWarning"]
+        with contextlib.redirect_stdout(self._pytest_output), contextlib.redirect_stderr(self._pytest_output):
+            exit_code = pytest.main(args, plugins=[plugin, json_report])
+        if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            raise RuntimeError(f"{self.assignment.hidden}: the hidden tests could not run "
+                               f"(pytest exit code {int(exit_code)}):\n{self._pytest_output.getvalue()[-3000:]}")
+        return plugin, json_report.report
+
+    def reference_cache_frame(self) -> bytes:
+        """The reference results recorded so far, in the safe wire format."""
+        return wire.encode(self.reference.cache)
+
+    def close(self) -> None:
+        self.reference.close()
+        self.zygote.close()
+        shutil.rmtree(self.scratch_root, ignore_errors=True)

@@ -1,0 +1,104 @@
+"""The pytest plugin that turns hidden tests into scored outcomes, in the trusted process.
+
+Hidden tests ask for the `submission` and `reference` fixtures (sandboxed code handles) and
+`settings` (the assignment's grading settings), declare points with `@points(n)`, and may set
+`@visibility("hidden" | "after_due_date" | "visible")`.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.judge.client import ProbeFailure
+from autograder.judge.expect import Feedback
+from autograder.results import Status, TestOutcome
+
+points = pytest.mark.points
+visibility = pytest.mark.visibility
+
+
+def family_of(nodeid: str) -> str:
+    """'test_softmax.py::test_x' -> 'softmax': the hidden test file names the family."""
+    stem = Path(nodeid.split("::", 1)[0]).stem
+    return stem.removeprefix("test_")
+
+
+def max_points(item) -> float:
+    marker = item.get_closest_marker("points")
+    if marker is None or not marker.args:
+        raise pytest.UsageError(f"{item.nodeid}: every hidden test needs @points(n)")
+    return float(marker.args[0])
+
+
+def describe_failure(excinfo) -> tuple[Status, str]:
+    """(status, student-safe message) for a failed test."""
+    exc = excinfo.value
+    if isinstance(exc, ProbeFailure):
+        return Status(exc.status), str(exc)
+    if isinstance(exc, Feedback):
+        return Status.FAILED, str(exc)
+    if isinstance(exc, AssertionError):
+        # pytest's rewritten asserts append the compared values ("assert tensor(...) == ..."),
+        # which may be reference values: keep only the author's own message.
+        text = str(exc).split("\nassert ", 1)[0]
+        return Status.FAILED, "" if text.startswith("assert ") else text
+    return Status.GRADER_ERROR, (f"the grader could not check this ({type(exc).__name__}); "
+                                 "this is not your fault, tell your instructor")
+
+
+class JudgePlugin:
+    def __init__(self, submission, reference, settings):
+        # Underscored: pytest would take attributes named like the fixtures for fixtures.
+        self._submission, self._reference, self._settings = submission, reference, settings
+        self.outcomes: dict[str, TestOutcome] = {}
+        self._started: dict[str, float] = {}
+
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "points(n): points this hidden test is worth")
+        config.addinivalue_line("markers", "visibility(v): hidden, after_due_date or visible")
+
+    @pytest.fixture
+    def submission(self):
+        return self._submission
+
+    @pytest.fixture
+    def reference(self):
+        return self._reference
+
+    @pytest.fixture
+    def settings(self):
+        return self._settings
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            max_points(item)  # fail the whole run early if a test has no points
+
+    def pytest_runtest_setup(self, item):
+        self._started[item.nodeid] = time.perf_counter()
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._record(item, report, call)
+
+    def _record(self, item, report, call) -> None:
+        most = max_points(item)
+        if report.passed:
+            status, message = Status.PASSED, ""
+        elif report.skipped:
+            status, message = Status.GRADER_ERROR, "this test was skipped; tell your instructor"
+        else:
+            status, message = describe_failure(call.excinfo)
+        marker = item.get_closest_marker("visibility")
+        doc = inspect.getdoc(getattr(item, "function", None)) or ""
+        self.outcomes[item.nodeid] = TestOutcome(
+            name=item.nodeid, family=family_of(item.nodeid),
+            score=most if status is Status.PASSED else 0.0, max_score=most, status=status,
+            output=message, description=doc.splitlines()[0] if doc else "",
+            visibility=marker.args[0] if marker and marker.args else "visible",
+            duration_s=round(time.perf_counter() - self._started.get(item.nodeid, time.perf_counter()), 4))

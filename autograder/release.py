@@ -1,0 +1,245 @@
+"""Release stage: assignments/ -> release/ (student version) and solutions/, through nbgrader.
+
+Order matters:
+1. validate every source first, so a malformed one names its file and cell and nothing is written;
+2. let nbgrader build both versions into a temporary folder beside the course;
+3. strip solution and hidden-test regions from scripts, which nbgrader copies verbatim;
+4. scan the student version for leaks and fail loudly, naming the file;
+5. only then swap the new folders into place, so a failed run leaves the old release untouched.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder.config import CourseConfig, CourseError
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+SCRIPT_SUFFIXES = {".py"}
+# A solution line shorter than this is too generic ("return x") to call a leak on its own.
+MIN_LEAK_LINE = 16
+
+
+class ReleaseError(CourseError):
+    """A source is malformed or the student version would leak; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    assignment_id: str
+    release_files: tuple[str, ...]
+    solution_files: tuple[str, ...]
+
+
+# -- 1. validation ---------------------------------------------------------------------------
+
+def _check_regions(lines: list[str], where: str) -> None:
+    """Raise unless every BEGIN marker has its END, unnested, in this cell or script."""
+    for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
+        opened = None
+        for lineno, line in enumerate(lines, 1):
+            if begin in line:
+                if opened is not None:
+                    raise ReleaseError(f"{where}: line {lineno}: '{begin}' inside the region "
+                                       f"opened at line {opened}")
+                opened = lineno
+            elif end in line:
+                if opened is None:
+                    raise ReleaseError(f"{where}: line {lineno}: '{end}' without a '{begin}'")
+                opened = None
+        if opened is not None:
+            raise ReleaseError(f"{where}: line {opened}: '{begin}' without a matching '{end}'")
+
+
+def _cell_name(index: int, cell) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {index}" + (f" ({grade_id})" if grade_id else "")
+
+
+def _read_notebook(path: Path):
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as exc:  # JSON errors, schema errors, bad encodings
+        raise ReleaseError(f"{path}: not a valid notebook: {type(exc).__name__}: {exc}") from exc
+    return nb
+
+
+def validate_sources(cfg: CourseConfig, assignment_id: str) -> None:
+    """Raise ReleaseError naming the file (and cell) of the first malformed source."""
+    folder = cfg.source_dir / assignment_id
+    for path in sorted(folder.rglob("*")):
+        if _grader_only(cfg, path.relative_to(folder)) or not path.is_file():
+            continue
+        if path.suffix == ".ipynb":
+            nb = _read_notebook(path)
+            for index, cell in enumerate(nb.cells):
+                where = f"{path}: {_cell_name(index, cell)}"
+                _check_regions(cell.source.splitlines(), where)
+                has_solution = BEGIN_SOLUTION in cell.source
+                is_solution = cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
+                if has_solution and not is_solution:
+                    raise ReleaseError(f"{where}: has a solution region but is not marked as a "
+                                       "solution cell (nbgrader metadata 'solution': true)")
+        elif path.suffix in SCRIPT_SUFFIXES:
+            _check_regions(path.read_text().splitlines(), str(path))
+
+
+def _grader_only(cfg: CourseConfig, relative: Path) -> bool:
+    return any(part in cfg.release.grader_only for part in relative.parts)
+
+
+# -- 3. scripts ------------------------------------------------------------------------------
+
+def strip_script(source: str) -> str:
+    """The student version of a script: solution regions become stubs, hidden tests vanish.
+
+    nbgrader's own preprocessors do the work, on the script wrapped as a code cell, so a
+    script reads exactly like a notebook cell would after `nbgrader generate_assignment`.
+    """
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    cell = nbformat.v4.new_code_cell(source)
+    ClearSolutions()._replace_solution_region(cell, "python")
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    return cell.source
+
+
+# -- 4. leak check ---------------------------------------------------------------------------
+
+def _solution_lines(cfg: CourseConfig, assignment_id: str) -> set[str]:
+    """Lines that appear in the sources only inside solution or hidden-test regions."""
+    inside, outside = set(), set()
+    folder = cfg.source_dir / assignment_id
+    texts = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or _grader_only(cfg, path.relative_to(folder)):
+            continue
+        if path.suffix == ".ipynb":
+            texts += [cell.source for cell in _read_notebook(path).cells]
+        elif path.suffix in SCRIPT_SUFFIXES:
+            texts.append(path.read_text())
+    for text in texts:
+        in_region = False
+        for line in text.splitlines():
+            if BEGIN_SOLUTION in line or BEGIN_HIDDEN in line:
+                in_region = True
+            elif END_SOLUTION in line or END_HIDDEN in line:
+                in_region = False
+            else:
+                (inside if in_region else outside).add(line.strip())
+    return {line for line in inside - outside if len(line) >= MIN_LEAK_LINE}
+
+
+def check_for_leaks(cfg: CourseConfig, assignment_id: str, release_folder: Path) -> None:
+    """Raise ReleaseError naming the released file that carries a solution or hidden test."""
+    secret_lines = _solution_lines(cfg, assignment_id)
+    source = cfg.source_dir / assignment_id
+    grader_only = {p.relative_to(source) for p in source.rglob("*")
+                   if _grader_only(cfg, p.relative_to(source))}
+    for path in sorted(release_folder.rglob("*")):
+        relative = path.relative_to(release_folder)
+        if relative in grader_only or _grader_only(cfg, relative):
+            raise ReleaseError(f"{path}: a grader-only file reached the student release")
+        if not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if path.suffix == ".ipynb":
+            text = "\n".join(cell.source for cell in _read_notebook(path).cells)
+        marker = MARKERS.search(text)
+        if marker:
+            raise ReleaseError(f"{path}: the student release still holds a '{marker.group(0)}' marker")
+        for line in text.splitlines():
+            if line.strip() in secret_lines:
+                raise ReleaseError(f"{path}: the student release holds a solution line: {line.strip()!r}")
+
+
+# -- 2. nbgrader -----------------------------------------------------------------------------
+
+def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solutions_to: Path) -> None:
+    from nbgrader.converters import GenerateAssignment, GenerateSolution
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells
+
+    config = cfg.nbgrader_traitlets()
+    config.CourseDirectory.assignment_id = assignment_id
+    config.CourseDirectory.release_directory = str(release_to)
+    config.CourseDirectory.solution_directory = str(solutions_to)
+    # nbgrader's solution step would execute the notebook (training included): slow, and
+    # its outputs would differ run to run. We keep the solutions output-free and byte-stable.
+    config.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme]
+    for converter in (GenerateAssignment, GenerateSolution):
+        log = io.StringIO()
+        app = converter(coursedir=CourseDirectory(config=config), config=config)
+        handler = logging.StreamHandler(log)
+        app.log.addHandler(handler)
+        try:
+            app.start()
+        except Exception as exc:
+            raise ReleaseError(f"{cfg.source_dir / assignment_id}: nbgrader {converter.__name__} "
+                               f"failed: {exc}\n{log.getvalue()}") from exc
+        finally:
+            app.log.removeHandler(handler)
+
+
+def _files(folder: Path) -> tuple[str, ...]:
+    return tuple(str(p.relative_to(folder)) for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Replace target with new using renames, so readers see the old or the new, never half."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = target.with_name(f".{target.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def release_assignment(cfg: CourseConfig, assignment_id: str) -> ReleaseResult:
+    source = cfg.source_dir / assignment_id
+    if not assignment_id or not source.is_dir():
+        known = ", ".join(cfg.assignments()) or "none"
+        raise ReleaseError(f"{source}: no assignment named {assignment_id!r} (known: {known})")
+    if not any(source.glob("*.ipynb")):
+        raise ReleaseError(f"{source}: holds no notebook to release")
+    validate_sources(cfg, assignment_id)
+
+    # The temporary folder sits inside the course root so the final renames stay on one filesystem.
+    with tempfile.TemporaryDirectory(prefix=".release-tmp-", dir=cfg.root) as tmp:
+        release_to, solutions_to = Path(tmp, "release"), Path(tmp, "solutions")
+        _run_nbgrader(cfg, assignment_id, release_to, solutions_to)
+        student = release_to / assignment_id
+        for script in sorted(student.rglob("*")):
+            if script.suffix in SCRIPT_SUFFIXES and script.is_file():
+                script.write_text(strip_script(script.read_text()))
+        check_for_leaks(cfg, assignment_id, student)
+        result = ReleaseResult(assignment_id, _files(student), _files(solutions_to / assignment_id))
+        _swap_into_place(student, cfg.release_dir / assignment_id)
+        _swap_into_place(solutions_to / assignment_id, cfg.solution_dir / assignment_id)
+    return result
+
+
+def release(cfg: CourseConfig, assignment_id: str | None = None) -> list[ReleaseResult]:
+    """Release one assignment, or every assignment in the source directory.
+
+    All sources are validated before anything is written, so one malformed assignment
+    never leaves the others half-released.
+    """
+    ids = [assignment_id] if assignment_id is not None else cfg.assignments()
+    for aid in ids:
+        if (cfg.source_dir / aid).is_dir():
+            validate_sources(cfg, aid)
+    return [release_assignment(cfg, aid) for aid in ids]

@@ -1,0 +1,173 @@
+"""Trusted-side handles on the zygote and on the workers it forks.
+
+The trusted side only ever exchanges wire frames with a worker and kills it by process group;
+it never imports or executes anything a submission provides.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import wire
+
+ROOT = Path(__file__).resolve().parents[2]
+_BOOT = ("import sys; sys.path.insert(0, {root!r}); "
+         "from autograder.sandbox.zygote import main; main(int(sys.argv[1]), sys.argv[2:])")
+# Only what Python and torch need; nothing of the grader's own environment leaks in.
+_ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+class WorkerGone(Exception):
+    """The worker died or closed its socket; `status` says how (CRASHED, MEMORY, ...)."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class WorkerTimeout(Exception):
+    """The worker did not answer within the limit and was killed."""
+
+
+@dataclass
+class ExitInfo:
+    exit: int | None
+    signal: int | None
+
+
+def describe_exit(info: ExitInfo) -> tuple[str, str]:
+    """(status, reason) for a worker that is gone."""
+    if info.signal == signal.SIGXFSZ:
+        return "OUTPUT_LIMIT", "your code printed or wrote more than the output limit"
+    if info.signal == signal.SIGXCPU:
+        return "TIMEOUT", "your code used more CPU time than its limit"
+    if info.signal is not None:
+        return "CRASHED", f"the worker running your code was killed by signal {info.signal}"
+    if info.exit == 0:
+        return "CRASHED", "your code exited the worker (os._exit or similar) before answering"
+    return "CRASHED", f"the worker running your code exited with status {info.exit}"
+
+
+class Zygote:
+    """One warm fork server. Workers are forked from it in milliseconds, with torch imported."""
+
+    def __init__(self, probe_paths: list[Path], start_timeout_s: float = 120.0):
+        self.probe_paths = [str(p) for p in probe_paths]
+        self.start_timeout_s = start_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.ctl: socket.socket | None = None
+        self.start()
+
+    def start(self) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _BOOT.format(root=str(ROOT)), str(child.fileno()),
+             *self.probe_paths],
+            pass_fds=[child.fileno()], env=env, cwd=tempfile.gettempdir(),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        child.close()
+        self.ctl = parent
+        self.ctl.settimeout(self.start_timeout_s)
+        try:
+            ready = self._recv()
+        except (OSError, ValueError) as exc:
+            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.poll() is not None else ""
+            raise RuntimeError(f"the sandbox zygote failed to start: {exc}\n{err}") from None
+        self.probes = ready["probes"]
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def _recv(self) -> dict:
+        data = self.ctl.recv(1 << 16)
+        if not data:
+            raise ConnectionError("the zygote closed its control socket")
+        return json.loads(data)
+
+    def _request(self, message: dict, fds=()) -> dict:
+        if not self.alive():
+            self.close()
+            self.start()  # a worker may have killed its parent; the next student gets a new one
+        self.ctl.settimeout(30)
+        socket.send_fds(self.ctl, [json.dumps(message).encode()], list(fds))
+        return self._recv()
+
+    def spawn(self, spec: dict) -> "Worker":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self._request({"cmd": "spawn", "spec": spec}, [theirs.fileno()])
+        finally:
+            theirs.close()
+        return Worker(self, reply["pid"], ours)
+
+    def reap(self, pid: int) -> ExitInfo:
+        try:
+            reply = self._request({"cmd": "reap", "pid": pid})
+        except (OSError, ValueError):
+            return ExitInfo(None, None)
+        return ExitInfo(reply["exit"], reply["signal"])
+
+    def close(self) -> None:
+        if self.ctl is not None:
+            self.ctl.close()
+            self.ctl = None
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            if self.proc.stderr:
+                self.proc.stderr.close()
+            self.proc = None
+
+
+class Worker:
+    """A live worker: request/response over its socket, with a deadline per exchange."""
+
+    def __init__(self, zygote: Zygote, pid: int, sock: socket.socket):
+        self.zygote, self.pid, self.sock = zygote, pid, sock
+        self.exit: ExitInfo | None = None
+
+    def request(self, message, timeout_s: float):
+        """Send a message and return the decoded answer (plain data and tensors)."""
+        deadline = time.monotonic() + timeout_s
+        try:
+            self.sock.settimeout(timeout_s)
+            wire.send(self.sock, message)
+            return self._recv_until(deadline)
+        except (socket.timeout, TimeoutError):
+            self.kill()
+            raise WorkerTimeout(f"no answer within {timeout_s:g} s") from None
+        except (EOFError, ConnectionError, BrokenPipeError):
+            self.kill()
+            raise WorkerGone(*describe_exit(self.exit)) from None
+        except wire.WireError as exc:
+            self.kill()
+            raise WorkerGone("CRASHED", f"the worker sent a malformed answer: {exc}") from None
+
+    def _recv_until(self, deadline: float):
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        frame = wire.recv_frame(self.sock)
+        return wire.decode(frame)
+
+    def kill(self) -> None:
+        """Kill the worker and everything it started (its process group), then reap it."""
+        if self.exit is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.sock.close()
+        self.exit = self.zygote.reap(self.pid)

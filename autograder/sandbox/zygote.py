@@ -1,0 +1,82 @@
+"""The fork server: imports torch and the assignment's probes once, then forks one worker per
+submission on request. It never runs student code itself; only its children do, after fork.
+
+Protocol, over a SOCK_SEQPACKET control socket (one JSON message per packet):
+  <- {"ready": true, "probes": [...]}                 once imports are done
+  -> {"cmd": "spawn", "spec": {...}} + one fd          fork a worker serving on that fd
+  <- {"pid": N}
+  -> {"cmd": "reap", "pid": N}                         wait for a (killed) worker
+  <- {"pid": N, "exit": code | null, "signal": sig | null}
+"""
+from __future__ import annotations
+
+import gc
+import importlib.util
+import json
+import os
+import socket
+import sys
+
+
+def _load_probes(paths: list[str]) -> dict:
+    from autograder.sandbox import probekit
+
+    for i, path in enumerate(paths):
+        spec = importlib.util.spec_from_file_location(f"probes_{i}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return dict(probekit.PROBES)
+
+
+def _send(ctl: socket.socket, message: dict) -> None:
+    ctl.send(json.dumps(message).encode())
+
+
+def main(ctl_fd: int, probe_paths: list[str]) -> None:
+    # One thread before any op: GNU OpenMP hangs children forked after a multi-threaded op.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401  (warm import)
+
+    from autograder.sandbox import worker
+
+    ctl = socket.socket(fileno=ctl_fd)
+    probes = _load_probes(probe_paths)
+    gc.collect()
+    gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
+    _send(ctl, {"ready": True, "probes": sorted(probes)})
+
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 16, 1)
+        except (ConnectionError, OSError):
+            return
+        if not data:
+            return  # the trusted side closed the control socket: we are done
+        message = json.loads(data)
+        if message["cmd"] == "spawn":
+            pid = os.fork()
+            if pid == 0:
+                ctl.close()
+                os.setsid()  # its own process group, so the judge can kill all it starts
+                worker.run(fds[0], probes, message["spec"])
+            os.close(fds[0])
+            _send(ctl, {"pid": pid})
+        elif message["cmd"] == "reap":
+            pid = message["pid"]
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                _send(ctl, {"pid": pid, "exit": None, "signal": None})
+                continue
+            _send(ctl, {"pid": pid,
+                        "exit": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None})
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), sys.argv[2:])
