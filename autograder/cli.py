@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from autograder import config as config_mod
@@ -17,6 +18,13 @@ def _release(args, cfg) -> int:
     return 0
 
 
+def _grade(args, cfg) -> int:
+    from autograder.grade import grade
+
+    grade(cfg, args.assignment, force=args.force, lanes=args.lanes, quiet=args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", default=None, help="course root holding course_config.py "
@@ -26,11 +34,22 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="build release/ and solutions/ with nbgrader")
     release.add_argument("--assignment", default=None, help="only this assignment (default: all)")
     release.set_defaults(run=_release)
+
+    grade = commands.add_parser("grade", help="grade every submission in submitted/ with the hidden tests")
+    grade.add_argument("--assignment", default=None, help="only this assignment (default: all)")
+    grade.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    grade.add_argument("--lanes", type=int, default=None, help="parallel grading processes "
+                       "(default: course_config GRADING['lanes'], 0 = one per core)")
+    grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    grade.set_defaults(run=_grade)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # nbgrader shells out to alembic, which sits beside this interpreter in the venv.
+    bin_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     try:
         cfg = config_mod.load(args.course)
         return args.run(args, cfg)

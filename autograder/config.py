@@ -49,6 +49,7 @@ class GradingSettings:
     max_output_bytes: int = 8 << 20    # what a worker may print or write
     max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
     max_code_cells: int = 2000
+    families: tuple[str, ...] = ()     # column order in scores.csv; unnamed families follow, sorted
 
 
 @dataclass(frozen=True)

@@ -181,11 +181,15 @@ def compare_speed(submission: SandboxedCode, reference: SandboxedCode, name: str
 
     Both run the same probe with the same arguments, alternately, after one warm-up each, so
     machine noise hits both sides alike. The clock is ours; the student's code cannot touch it.
+    A submission already 20x slower on the first pair is not timed again: the verdict is clear,
+    and a slow submission should not cost the whole class its grading time.
     """
     submission.timed(name, **args)
     reference.timed(name, **args)
     mine, theirs = Timing(), Timing()
-    for _ in range(repeats):
+    for i in range(repeats):
         mine.seconds.append(submission.timed(name, **args))
         theirs.seconds.append(reference.timed(name, **args))
+        if i == 0 and mine.seconds[0] > 20 * theirs.seconds[0]:
+            break
     return mine.median / max(theirs.median, 1e-9), mine, theirs

@@ -45,9 +45,10 @@ def expect_finite(x, what: str) -> torch.Tensor:
     return x
 
 
-def expect_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1e-4) -> None:
-    """Same shape, finite, and within tolerance of the reference; reports the largest error only."""
-    want = expect_tensor(want, f"reference {what}")  # a broken reference is the grader's problem
+def expect_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1e-4,
+                 against: str = "the reference") -> None:
+    """Same shape, finite, and within tolerance of `want`; reports the largest error only."""
+    want = expect_tensor(want, f"{against} ({what})")  # a broken reference is the grader's problem
     got = expect_shape(got, want.shape, what)
     got = expect_finite(got, what)
     diff = (got.double() - want.double()).abs()
@@ -55,7 +56,7 @@ def expect_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1e-4) -
     bad = diff > allowed
     if bool(bad.any()):
         share = float(bad.double().mean()) * 100
-        fail(f"{what} differs from the reference: largest error {float(diff.max()):.3g} "
+        fail(f"{what} differs from {against}: largest error {float(diff.max()):.3g} "
              f"(tolerance {atol:g} + {rtol:g}*|expected|), {share:.0f}% of entries off")
 
 

@@ -7,6 +7,7 @@ interrupted by a timer; the trusted side still enforces the total load time by k
 """
 from __future__ import annotations
 
+import linecache
 import signal
 import sys
 import traceback
@@ -83,8 +84,11 @@ def load_cells(cells: list[dict], cell_timeout_s: float, module_name: str = "sub
     signal.signal(signal.SIGALRM, on_alarm)
     for cell in cells:
         number = cell["number"]
+        filename = f"<cell {number}>"
+        # Tracebacks quote the student's line back to them; linecache is where they look.
+        linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
         try:
-            code = compile(to_python(cell["source"]), f"<cell {number}>", "exec")
+            code = compile(to_python(cell["source"]), filename, "exec")
         except SyntaxError as exc:
             issues.append({"cell": number, "status": "error",
                            "message": f"SyntaxError: {exc.msg} (line {exc.lineno})"})

@@ -25,6 +25,19 @@ def probe(fn):
     return fn
 
 
+def warm_up() -> None:
+    """Run torch's lazy first-use paths once in the zygote, so no forked worker pays for them:
+    autograd, LayerNorm, softmax, and the optimizer (whose first step imports and sets up a lot)."""
+    net = torch.nn.Sequential(torch.nn.Embedding(4, 8), torch.nn.Linear(8, 8), torch.nn.LayerNorm(8),
+                              torch.nn.ReLU(), torch.nn.Dropout(0.1))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    x = net(torch.tensor([[1, 2]]))
+    loss = torch.nn.functional.cross_entropy(torch.softmax(x, -1).mean(1), torch.tensor([1]))
+    loss.backward()
+    optimizer.step()
+    torch.autograd.functional.jacobian(lambda t: t.exp(), torch.ones(2, dtype=torch.float64))
+
+
 def need(student, name: str):
     """The object the student's notebook defines as `name`, or a ContractError saying so."""
     obj = getattr(student, name, None)

@@ -46,6 +46,9 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
 
     ctl = socket.socket(fileno=ctl_fd)
     probes = _load_probes(probe_paths)
+    from autograder.sandbox.probekit import warm_up
+
+    warm_up()
     gc.collect()
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
     _send(ctl, {"ready": True, "probes": sorted(probes)})

@@ -215,12 +215,13 @@ def _counting_task(seed, n, T=12, vocab_size=6):
 
 
 @probe
-def train_steps(student, seed, steps=30, padding=False, lr=3e-3):
-    """The reference training loop, run on the student's model: returns the loss per step."""
-    vocab_size, T = 6, 12
+def train_steps(student, seed, steps=25, padding=False, lr=3e-3):
+    """The reference training loop, run on the student's model: returns the loss per step.
+    Small on purpose (64 sequences of 10 tokens): it checks that the model learns, not speed."""
+    vocab_size, T = 6, 10
     net = build_model(student, seed, vocab_size, d_model=32, num_heads=4, num_layers=1, d_ff=64,
                       num_classes=2, max_len=64, dropout=0.0)
-    x, y = _counting_task(seed, 256, T, vocab_size)
+    x, y = _counting_task(seed, 64, T, vocab_size)
     mask = None
     if padding:
         lengths = torch.randint(T // 2, T + 1, (len(x),), generator=torch.Generator().manual_seed(seed))

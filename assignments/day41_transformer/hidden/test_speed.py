@@ -35,8 +35,9 @@ def test_model_speed(submission, reference, settings):
 @points(1)
 def test_model_forward_under_time_limit(submission, settings):
     """Does one forward pass of a guide-sized model (batch 32, length 50) take less than the guide's limit?"""
-    submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL)  # warm-up: build and cache
-    seconds = statistics.median(submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL)
-                                for _ in range(3))
-    if seconds > settings.forward_time_limit_s:
-        fail(f"one forward pass took {seconds:.2f} s; the limit is {settings.forward_time_limit_s:g} s")
+    seconds = [submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL)]  # builds and caches
+    while len(seconds) < 4 and seconds[-1] < 3 * settings.forward_time_limit_s:
+        seconds.append(submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL))
+    best = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    if best > settings.forward_time_limit_s:
+        fail(f"one forward pass took {best:.2f} s; the limit is {settings.forward_time_limit_s:g} s")

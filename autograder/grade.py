@@ -1,0 +1,254 @@
+"""Grade stage: every submission of an assignment, in parallel lanes, then the reports.
+
+Order matters:
+1. the reference solution is graded first, as if it were a student: it must score 100%, or a
+   hidden test is wrong and nobody gets graded; its probe results become the run's cache;
+2. submissions whose notebook, hidden tests and reference are unchanged keep their report;
+3. the rest are spread over the lanes; a lane that dies only costs a retry;
+4. the coordinator, alone, writes grades/ (reports, scores.csv, feedback, grades.csv).
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograder import report, wire
+from autograder.assignment import Assignment, load_assignment
+from autograder.config import CourseConfig, CourseError
+from autograder.results import Status, SubmissionResult, TestOutcome
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+REFERENCE_ID = "__reference__"
+
+
+@dataclass(frozen=True)
+class Submission:
+    student_id: str
+    notebook: Path
+    fingerprint: str
+
+
+# -- discovery ---------------------------------------------------------------------------------
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if "__pycache__" in f.parts:
+                continue
+            h.update(str(f.relative_to(path.parent)).encode())
+            h.update(f.read_bytes() if f.exists() else b"")
+    return h.hexdigest()
+
+
+def grader_fingerprint(a: Assignment) -> str:
+    """Changes whenever the hidden tests, probes, reference, settings or the grader change."""
+    h = hashlib.sha256(_digest(a.hidden, a.reference_notebook, Path(__file__).parent).encode())
+    h.update(repr(a.settings).encode())
+    return h.hexdigest()
+
+
+def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Submission], list[SubmissionResult]]:
+    """Submissions to grade, and results for folders that cannot be graded at all."""
+    found, broken = [], []
+    root = cfg.submitted_dir
+    if not root.is_dir():
+        return found, broken
+    for student_dir in sorted(root.iterdir()):
+        folder = student_dir / a.id
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        student = student_dir.name
+        if not STUDENT_ID.match(student) or student == REFERENCE_ID:
+            print(f"warning: {student_dir}: skipped, the folder name is not a valid student id", file=sys.stderr)
+            continue
+        notebook = folder / a.notebook
+        if not notebook.exists() and not notebook.is_symlink():
+            others = sorted(p.name for p in folder.glob("*.ipynb"))
+            if len(others) == 1:
+                notebook = folder / others[0]  # a renamed download ("transformer (1).ipynb")
+            else:
+                broken.append(_unreadable(a, student, a.notebook,
+                                          f"no {a.notebook} in {folder.relative_to(cfg.root)} "
+                                          f"(found: {', '.join(others) or 'no notebook'})"))
+                continue
+        try:
+            data = notebook.read_bytes() if not notebook.is_symlink() else b"symlink"
+        except OSError as exc:
+            broken.append(_unreadable(a, student, notebook.name, f"{notebook.name}: cannot be read ({exc})"))
+            continue
+        fp = hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
+        found.append(Submission(student, notebook, fp))
+    return found, broken
+
+
+def _unreadable(a: Assignment, student: str, notebook: str, message: str) -> SubmissionResult:
+    return SubmissionResult(student, a.id, notebook, load_error=message)
+
+
+# -- lanes (each one a trusted process; see judge/lane.py) -------------------------------------
+
+_LANE = None
+_CACHE_PATH = None
+
+
+def _lane_init(root: str, assignment_id: str) -> None:
+    global _LANE
+    from autograder.config import load
+    from autograder.judge.lane import Lane
+
+    a = load_assignment(load(root), assignment_id)
+    _LANE = Lane(a)
+
+
+def _lane_grade(student_id: str, notebook: str, fingerprint: str, cache_path: str | None) -> str:
+    """Grade one submission in this lane; the result travels back as JSON text."""
+    global _CACHE_PATH
+    if cache_path and cache_path != _CACHE_PATH:
+        _LANE.reference.cache.update(wire.decode(Path(cache_path).read_bytes()))
+        _CACHE_PATH = cache_path
+    result = _LANE.grade(student_id, Path(notebook))
+    result.fingerprint = fingerprint
+    return json.dumps(result.to_dict())
+
+
+def _lane_reference_check() -> tuple[str, bytes]:
+    result = _LANE.grade(REFERENCE_ID, _LANE.assignment.reference_notebook)
+    return json.dumps(result.to_dict()), _LANE.reference_cache_frame()
+
+
+def _lane_count(cfg_lanes: int) -> int:
+    return cfg_lanes if cfg_lanes > 0 else max(1, os.cpu_count() or 1)
+
+
+def _pool(cfg: CourseConfig, a: Assignment, lanes: int) -> cf.ProcessPoolExecutor:
+    # spawn, not fork: a lane must not inherit the coordinator's state or threads.
+    return cf.ProcessPoolExecutor(max_workers=lanes, mp_context=multiprocessing.get_context("spawn"),
+                                  initializer=_lane_init, initargs=(str(cfg.root), a.id))
+
+
+def check_reference(pool, a: Assignment, cache_file: Path) -> SubmissionResult:
+    """Grade the reference solution; it must get every point, or the hidden tests are wrong."""
+    text, frame = pool.submit(_lane_reference_check).result()
+    result = SubmissionResult.from_dict(json.loads(text))
+    bad = [t for t in result.tests if t.status is not Status.PASSED]
+    if bad or result.load_error or result.load_issues:
+        lines = [f"  {t.name}: {t.status.value}: {t.output[:300]}" for t in bad]
+        lines += [f"  cell {i.cell}: {i.message}" for i in result.load_issues]
+        raise CourseError(f"{a.reference_notebook}: the reference solution does not pass its own hidden "
+                          f"tests, so grading would be unfair:\n" + "\n".join(lines or [f"  {result.load_error}"]))
+    report.atomic_write_bytes(cache_file, frame)
+    return result
+
+
+def run_lanes(cfg: CourseConfig, a: Assignment, todo: list[Submission], cache_file: Path,
+              lanes: int, on_result, pool=None) -> None:
+    """Grade `todo`, calling on_result(SubmissionResult) as each finishes, whatever happens.
+
+    A lane that dies (BrokenProcessPool) takes the pool down; the unfinished submissions are
+    retried on a fresh pool, and one that was in flight twice when that happened is CRASHED.
+    """
+    attempts = {s.student_id: 0 for s in todo}
+    pending = list(todo)
+    while pending:
+        pool = pool or _pool(cfg, a, lanes)
+        with pool:
+            futures = {pool.submit(_lane_grade, s.student_id, str(s.notebook), s.fingerprint,
+                                   str(cache_file)): s for s in pending}
+            pending = []
+            for future in cf.as_completed(futures):
+                s = futures[future]
+                try:
+                    on_result(SubmissionResult.from_dict(json.loads(future.result())))
+                except cf.process.BrokenProcessPool:
+                    attempts[s.student_id] += 1
+                    if attempts[s.student_id] >= 2:
+                        on_result(_crashed(a, s, "the grading lane died twice while grading this submission"))
+                    else:
+                        pending.append(s)
+                except Exception as exc:  # a grader bug must cost one report, not the run
+                    on_result(_crashed(a, s, f"the grader failed on this submission: "
+                                             f"{type(exc).__name__}: {str(exc)[:300]}", Status.GRADER_ERROR))
+        pool = None
+
+
+def _crashed(a: Assignment, s: Submission, reason: str, status: Status = Status.CRASHED) -> SubmissionResult:
+    result = SubmissionResult(s.student_id, a.id, s.notebook.name, load_error=reason, fingerprint="")
+    result.tests = [TestOutcome(name=report.PLACEHOLDER, family="grading", score=0.0, max_score=0.0,
+                                status=status, output=reason)]
+    return result
+
+
+# -- the stage ---------------------------------------------------------------------------------
+
+def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
+                     lanes: int | None = None, quiet: bool = False) -> list[SubmissionResult]:
+    a = load_assignment(cfg, assignment_id)
+    out = cfg.root / "grades" / a.id
+    grader_fp = grader_fingerprint(a)
+    subs, broken = discover(cfg, a, grader_fp)
+    lanes = min(_lane_count(lanes if lanes is not None else a.settings.lanes), max(1, len(subs)))
+
+    from autograder.judge.lane import ISOLATION
+    say = (lambda *m: None) if quiet else (lambda *m: print(*m, flush=True))
+    say(f"grading {a.id}: {len(subs)} submissions, {lanes} lanes, isolation level: {ISOLATION}")
+
+    started = time.perf_counter()
+    cache_file = out / ".reference.wire"
+    pool = _pool(cfg, a, lanes)
+    try:
+        reference = check_reference(pool, a, cache_file)
+    except BaseException:
+        pool.shutdown(cancel_futures=True)
+        raise
+    template = reference  # every report lists every hidden test, even when nothing ran
+
+    previous = report.previous_reports(out)
+    results: dict[str, SubmissionResult] = {}
+    todo = []
+    for s in subs:
+        old = previous.get(s.student_id)
+        if not force and old is not None and old.fingerprint == s.fingerprint:
+            results[s.student_id] = old
+        else:
+            todo.append(s)
+    for r in broken:
+        results[r.student_id] = report.fill_missing_tests(r, template)
+
+    progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
+
+    def on_result(r: SubmissionResult) -> None:
+        r = report.fill_missing_tests(r, template)
+        results[r.student_id] = r
+        report.write_student(out, r)  # written as each finishes: a crash later keeps these
+        progress.step(r.student_id)
+
+    run_lanes(cfg, a, todo, cache_file, lanes, on_result, pool)
+    progress.done()
+    ordered = [results[k] for k in sorted(results)]
+    report.write_assignment(out, a, ordered, template)
+    reused = len(subs) - len(todo)
+    say(report.summary_table(ordered))
+    say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {reused} unchanged and "
+        f"reused) in {time.perf_counter() - started:.1f} s")
+    return ordered
+
+
+def grade(cfg: CourseConfig, assignment_id: str | None = None, force: bool = False,
+          lanes: int | None = None, quiet: bool = False) -> dict[str, list[SubmissionResult]]:
+    ids = [assignment_id] if assignment_id else [
+        aid for aid in cfg.assignments() if any((cfg.source_dir / aid / "hidden").glob("test_*.py"))]
+    if not ids:
+        raise CourseError(f"{cfg.source_dir}: no assignment with hidden tests to grade")
+    runs = {aid: grade_assignment(cfg, aid, force, lanes, quiet) for aid in ids}
+    report.write_class_grades(cfg.root / "grades", cfg)
+    return runs
