@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ASSIGNMENT ?=
+FORCE ?=
 ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 .DEFAULT_GOAL := help
@@ -13,7 +14,7 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: ASSIGNMENT=name limits a target to one assignment"
+	@echo "  variables: ASSIGNMENT=name limits a target to one assignment; FORCE=1 regrades unchanged submissions"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,9 @@ venv: $(VENV)/.installed ## create or update the project-local virtual environme
 
 release: venv ## build release/ (student) and solutions/ from assignments/ with nbgrader
 	$(PY) -m autograder release $(ARGS)
+
+grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 to regrade all)
+	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force)
 
 test: venv ## run the test suite
 	$(PY) -m pytest -q tests

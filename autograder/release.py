@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,6 +172,10 @@ def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solut
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells
 
+    # nbgrader shells out to alembic, which sits beside this interpreter in the venv.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     config = cfg.nbgrader_traitlets()
     config.CourseDirectory.assignment_id = assignment_id
     config.CourseDirectory.release_directory = str(release_to)

@@ -1,0 +1,50 @@
+"""Shared fixtures: a private copy of the course, and submissions built from the reference."""
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.config import load
+
+REPO = Path(__file__).resolve().parent.parent
+FILES = Path(__file__).parent / "files"
+COURSE_FILES = ("assignments", "release", "solutions", "course_config.py", "nbgrader_config.py")
+
+
+def copy_course(dest: Path, with_submissions: bool = True) -> Path:
+    for name in COURSE_FILES + (("submitted",) if with_submissions else ()):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+@pytest.fixture
+def course(tmp_path):
+    """A private copy of the course (sources, releases, bundled submissions), loaded."""
+    return load(copy_course(tmp_path / "course"))
+
+
+def variant_expectation(path: Path) -> dict:
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "EXPECT":
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path}: no EXPECT literal")
+
+
+def notebook_with_cell(reference: Path, source: str, dest: Path) -> Path:
+    """The reference notebook with one more code cell at the end (it overrides what it defines)."""
+    nb = nbformat.read(reference, as_version=4)
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells.append(nbformat.v4.new_code_cell(source))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dest)
+    return dest

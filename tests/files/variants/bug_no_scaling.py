@@ -1,0 +1,16 @@
+"""Bug: the attention scores are never divided by sqrt(d_k) (plain dot-product attention)."""
+
+EXPECT = {
+    "full_marks": False,
+    "lose": ["values", "sdpa", "mha", "encoder"],
+    "keep": ["positional", "shape"],
+}
+
+
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = torch.matmul(Q, K.transpose(-2, -1))
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = F.softmax(scores, dim=-1)
+    output = torch.matmul(weights, V)
+    return output, weights
