@@ -30,7 +30,7 @@ GRADING = {
     "load_timeout_s": 60.0,
     "probe_timeout_s": 30.0,
     "max_worker_deaths": 3,
-    "speed_factor": 3.0,           # student forward may be this many times slower than the reference
+    "speed_factor": 5.0,           # student forward may be this many times slower than the reference
     "speed_repeats": 5,
     "forward_time_limit_s": 0.5,   # the setup guide's bound on one forward pass
 }
