@@ -46,6 +46,10 @@ class GradingSettings:
     speed_repeats: int = 5             # interleaved timings; the median is compared
     forward_time_limit_s: float = 0.5  # the guide's absolute bound on one forward pass
     cpu_s: int = 300                   # CPU seconds per worker
+    memory_mb: int = 2048              # per worker tree (cgroup) and address space beyond start-up
+    max_pids: int = 64                 # processes and threads per worker tree (a fork storm stops here)
+    scratch_mb: int = 64               # the worker's only writable folder (a tmpfs)
+    min_isolation: str = "process"     # refuse to grade below: process, unprivileged, namespaced, contained
     max_output_bytes: int = 8 << 20    # what a worker may print or write
     max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
     max_code_cells: int = 2000

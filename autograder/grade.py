@@ -190,6 +190,23 @@ def _crashed(a: Assignment, s: Submission, reason: str, status: Status = Status.
 
 # -- the stage ---------------------------------------------------------------------------------
 
+def check_isolation(minimum: str):
+    """Probe the sandbox layers this machine offers; refuse below `minimum`, warn below the best."""
+    from autograder.sandbox.isolation import LEVELS, probe
+
+    if minimum not in LEVELS:
+        raise CourseError(f"course_config.py: GRADING['min_isolation'] = {minimum!r}; choose one of "
+                          f"{', '.join(LEVELS)}")
+    caps = probe()
+    if caps.level < LEVELS.index(minimum):
+        raise CourseError(f"this machine reaches isolation {caps.describe()}, below the "
+                          f"min_isolation {minimum!r} that course_config.py requires; refusing to grade")
+    if caps.level < len(LEVELS) - 1:
+        print(f"WARNING: student code will run with weaker isolation than the best: {caps.describe()}. "
+              "Run the grader as root on Linux for namespaces and cgroups.", file=sys.stderr)
+    return caps
+
+
 def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
                      lanes: int | None = None, quiet: bool = False) -> list[SubmissionResult]:
     a = load_assignment(cfg, assignment_id)
@@ -198,9 +215,9 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
     subs, broken = discover(cfg, a, grader_fp)
     lanes = min(_lane_count(lanes if lanes is not None else a.settings.lanes), max(1, len(subs)))
 
-    from autograder.judge.lane import ISOLATION
     say = (lambda *m: None) if quiet else (lambda *m: print(*m, flush=True))
-    say(f"grading {a.id}: {len(subs)} submissions, {lanes} lanes, isolation level: {ISOLATION}")
+    caps = check_isolation(a.settings.min_isolation)
+    say(f"grading {a.id}: {len(subs)} submissions, {lanes} lanes, isolation {caps.describe()}")
 
     started = time.perf_counter()
     cache_file = out / ".reference.wire"

@@ -28,6 +28,8 @@ class StudentError(ProbeFailure):
         self.message = str(info.get("message", ""))
         self.contract = bool(info.get("contract", False))
         self.frames = info.get("frames") or []
+        if self.type == "MemoryError" or "can't allocate memory" in self.message:
+            self.status = "MEMORY"  # the address-space limit turned a huge allocation into an error
         super().__init__(self.feedback())
 
     def feedback(self) -> str:
@@ -36,6 +38,8 @@ class StudentError(ProbeFailure):
         text = f"Your code raised {self.type}" + (f": {self.message}" if self.message else "")
         if self.type == "NotImplementedError":
             text += " (this part is not implemented yet)"
+        if self.status == "MEMORY":
+            text += " (over the memory limit for your code)"
         for f in self.frames[-2:]:
             if isinstance(f, dict):
                 text += f"\n  in {f.get('where')}, line {f.get('line')}, in {f.get('function')}: {f.get('code')}"

@@ -23,7 +23,11 @@ from autograder.notebook import NotebookError, read_code_cells
 from autograder.results import LoadIssue, Status, SubmissionResult
 from autograder.sandbox.launcher import Zygote
 
-ISOLATION = "process"  # what this lane's workers get; the sandbox layer reports its own level
+# Never visible to a worker (it gets an empty, read-only folder in their place), whatever the
+# machine: homes, the course (hidden tests, reference, solutions, submissions, grades, gradebook),
+# and every place where another course or a grader's temporary files could be. The interpreter
+# and its packages are bound back read-only (see sandbox/zygote.py).
+HIDDEN_FROM_WORKERS = ("/root", "/home", "/work", "/srv", "/mnt", "/media", "/opt", "/var", "/tmp", "/run")
 
 
 class Lane:
@@ -32,6 +36,8 @@ class Lane:
         self.settings = assignment.settings
         self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
         self.zygote = Zygote(list(assignment.probes))
+        self.isolation = self.zygote.capabilities.describe()
+        self.hide = [*HIDDEN_FROM_WORKERS, str(assignment.source.parent.parent), str(self.scratch_root)]
         cells = read_code_cells(assignment.reference_notebook, self.settings.skip_tags,
                                 self.settings.max_notebook_bytes, self.settings.max_code_cells)
         self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,
@@ -39,12 +45,14 @@ class Lane:
 
     def _spec(self, label: str) -> dict:
         scratch = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.scratch_root))
-        return {"scratch": str(scratch), "cpu_s": self.settings.cpu_s,
-                "max_output_bytes": self.settings.max_output_bytes}
+        s = self.settings
+        return {"scratch": str(scratch), "cpu_s": s.cpu_s, "max_output_bytes": s.max_output_bytes,
+                "memory_bytes": s.memory_mb << 20, "max_pids": s.max_pids, "scratch_bytes": s.scratch_mb << 20,
+                "hide": self.hide}
 
     def grade(self, student_id: str, notebook: Path) -> SubmissionResult:
         started = time.perf_counter()
-        result = SubmissionResult(student_id, self.assignment.id, notebook.name, isolation=ISOLATION)
+        result = SubmissionResult(student_id, self.assignment.id, notebook.name, isolation=self.isolation)
         spec = self._spec("student")
         code = SandboxedCode(self.zygote, [], spec, self.settings)
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import wire
+from autograder.sandbox.isolation import Capabilities, decode_keeper_exit
 
 ROOT = Path(__file__).resolve().parents[2]
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
@@ -41,10 +42,16 @@ class WorkerTimeout(Exception):
 class ExitInfo:
     exit: int | None
     signal: int | None
+    memory: bool = False
+    sandbox_failed: bool = False
 
 
 def describe_exit(info: ExitInfo) -> tuple[str, str]:
     """(status, reason) for a worker that is gone."""
+    if info.memory:
+        return "MEMORY", "your code used more memory than its limit and was stopped"
+    if info.sandbox_failed:
+        return "CRASHED", "the sandbox could not be set up for your code (a grader problem: tell your instructor)"
     if info.signal == signal.SIGXFSZ:
         return "OUTPUT_LIMIT", "your code printed or wrote more than the output limit"
     if info.signal == signal.SIGXCPU:
@@ -84,6 +91,7 @@ class Zygote:
             err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.poll() is not None else ""
             raise RuntimeError(f"the sandbox zygote failed to start: {exc}\n{err}") from None
         self.probes = ready["probes"]
+        self.capabilities = Capabilities(**ready["isolation"])
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -108,14 +116,20 @@ class Zygote:
             reply = self._request({"cmd": "spawn", "spec": spec}, [theirs.fileno()])
         finally:
             theirs.close()
-        return Worker(self, reply["pid"], ours)
+        if not reply.get("pid"):
+            ours.close()
+            self.reap(reply["keeper"])
+            raise RuntimeError("the sandbox refused to start a worker (a layer the probe found failed)")
+        return Worker(self, reply["pid"], reply["keeper"], ours)
 
-    def reap(self, pid: int) -> ExitInfo:
+    def reap(self, keeper: int) -> ExitInfo:
         try:
-            reply = self._request({"cmd": "reap", "pid": pid})
+            reply = self._request({"cmd": "reap", "pid": keeper})
         except (OSError, ValueError):
             return ExitInfo(None, None)
-        return ExitInfo(reply["exit"], reply["signal"])
+        if reply["signal"] is not None:  # the keeper itself was killed
+            return ExitInfo(None, reply["signal"])
+        return ExitInfo(*decode_keeper_exit(reply["exit"]))
 
     def close(self) -> None:
         if self.ctl is not None:
@@ -135,8 +149,8 @@ class Zygote:
 class Worker:
     """A live worker: request/response over its socket, with a deadline per exchange."""
 
-    def __init__(self, zygote: Zygote, pid: int, sock: socket.socket):
-        self.zygote, self.pid, self.sock = zygote, pid, sock
+    def __init__(self, zygote: Zygote, pid: int, keeper: int, sock: socket.socket):
+        self.zygote, self.pid, self.keeper, self.sock = zygote, pid, keeper, sock
         self.exit: ExitInfo | None = None
 
     def request(self, message, timeout_s: float):
@@ -162,12 +176,17 @@ class Worker:
         return wire.decode(frame)
 
     def kill(self) -> None:
-        """Kill the worker and everything it started (its process group), then reap it."""
+        """Kill the worker and everything it started, then reap its keeper for the exit status.
+
+        The worker is PID 1 of its own PID namespace (where the machine allows): when it dies,
+        the kernel kills every process in that namespace. Its process group goes too, for
+        machines without namespaces."""
         if self.exit is not None:
             return
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.sock.close()
-        self.exit = self.zygote.reap(self.pid)
+        self.exit = self.zygote.reap(self.keeper)

@@ -3,10 +3,10 @@ submission on request. It never runs student code itself; only its children do, 
 
 Protocol, over a SOCK_SEQPACKET control socket (one JSON message per packet):
   <- {"ready": true, "probes": [...]}                 once imports are done
-  -> {"cmd": "spawn", "spec": {...}} + one fd          fork a worker serving on that fd
-  <- {"pid": N}
-  -> {"cmd": "reap", "pid": N}                         wait for a (killed) worker
-  <- {"pid": N, "exit": code | null, "signal": sig | null}
+  -> {"cmd": "spawn", "spec": {...}} + one fd          fork a keeper, which forks a sandboxed
+  <- {"pid": W, "keeper": K}                           worker serving on that fd (see isolation)
+  -> {"cmd": "reap", "pid": K}                         wait for a keeper once its worker is gone
+  <- {"pid": K, "exit": code | null, "signal": sig | null}
 """
 from __future__ import annotations
 
@@ -42,16 +42,19 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
     torch.set_num_interop_threads(1)
     from IPython.core.inputtransformer2 import TransformerManager  # noqa: F401  (warm import)
 
-    from autograder.sandbox import worker
+    from autograder.sandbox import isolation, worker
 
     ctl = socket.socket(fileno=ctl_fd)
     probes = _load_probes(probe_paths)
     from autograder.sandbox.probekit import warm_up
 
     warm_up()
+    caps = isolation.probe()
+    # What a sandboxed worker must still be able to read: the interpreter and its packages.
+    expose = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix]
     gc.collect()
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
-    _send(ctl, {"ready": True, "probes": sorted(probes)})
+    _send(ctl, {"ready": True, "probes": sorted(probes), "isolation": caps.to_dict()})
 
     while True:
         try:
@@ -62,13 +65,20 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
             return  # the trusted side closed the control socket: we are done
         message = json.loads(data)
         if message["cmd"] == "spawn":
-            pid = os.fork()
-            if pid == 0:
+            spec = {**message["spec"], "expose": expose}
+            report_r, report_w = os.pipe()
+            keeper = os.fork()
+            if keeper == 0:
                 ctl.close()
-                os.setsid()  # its own process group, so the judge can kill all it starts
-                worker.run(fds[0], probes, message["spec"])
+                os.close(report_r)
+                fd = fds[0]
+                isolation.launch(caps, spec, report_w,
+                                 lambda scratch: worker.run(fd, probes, {**spec, "scratch": scratch}))
             os.close(fds[0])
-            _send(ctl, {"pid": pid})
+            os.close(report_w)
+            with os.fdopen(report_r, "rb") as report:
+                pid = int(report.read() or b"0")
+            _send(ctl, {"pid": pid, "keeper": keeper})
         elif message["cmd"] == "reap":
             pid = message["pid"]
             try:
