@@ -1,0 +1,43 @@
+"""Integration: your pieces together train a small sequence-to-sequence model, and layers stack."""
+import math
+
+from autograder.judge import expect_close, fail, points
+
+
+def _expect_learns(got, want, what):
+    losses = got["losses"]
+    if not isinstance(losses, list) or not all(isinstance(x, float) for x in losses) or len(losses) < 2:
+        fail(f"{what}: the training loop did not produce a loss per step")
+    if not all(math.isfinite(x) for x in losses):
+        fail(f"{what}: the loss became NaN or Inf during training")
+    ours = want["losses"]
+    # Differential: the student's model must achieve at least half the reference's improvement.
+    needed = 0.5 * (ours[0] - ours[-1])
+    if losses[0] - losses[-1] < needed:
+        fail(f"{what}: the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in {len(losses)} steps; "
+             "the reference model lowers it about twice as much; check that every sublayer gets gradients "
+             "and that cross_attn reads the memory")
+
+
+@points(2)
+def test_reverse_model_training_lowers_loss(submission, reference):
+    """Trained a few steps by the reference loop to reverse sequences (your decoder layer and causal_mask), does the loss go down?"""
+    args = dict(seed=51, task="reverse")
+    _expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
+                   "training a one-layer decoder to reverse sequences")
+
+
+@points(1)
+def test_copy_model_training_with_memory_padding(submission, reference):
+    """On padded, variable-length sources with a (B, 1, S) memory_mask, does your decoder still train?"""
+    args = dict(seed=52, task="copy", padding=True)
+    _expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
+                   "training on padded sources")
+
+
+@points(2)
+def test_stacked_decoder_layers_match_reference(submission, reference):
+    """Two decoder layers applied in turn, with a (B, T, T) causal mask and source padding: is the result the reference's?"""
+    args = dict(seed=53, d_model=32, num_heads=4, d_ff=64, B=3, T=7, S=5)
+    expect_close(submission.probe("decoder_stack", **args)["output"],
+                 reference.probe("decoder_stack", **args)["output"], "output of two stacked decoder layers")
