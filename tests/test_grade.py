@@ -23,12 +23,24 @@ def graded(tmp_path_factory):
     from autograder.config import load
 
     cfg = load(copy_course(tmp_path_factory.mktemp("course")))
-    grade(cfg, "day41_transformer", quiet=True)
+    grade(cfg, quiet=True)  # every assignment
     return cfg
 
 
-def report(cfg, student):
-    return json.loads((cfg.root / "grades" / "day41_transformer" / "reports" / f"{student}.json").read_text())
+def report(cfg, student, assignment="day41_transformer"):
+    return json.loads((cfg.root / "grades" / assignment / "reports" / f"{student}.json").read_text())
+
+
+@pytest.mark.slow
+def test_day42_examples_and_a_column_per_assignment(graded):
+    """Are the Day 42 examples graded too, and does grades.csv hold one column per assignment?"""
+    alice, bob, carol = (report(graded, s, "day42_attention") for s in ("alice", "bob", "carol"))
+    assert alice["score"] == alice["max_score"] > 0
+    assert 0 < bob["score"] < bob["max_score"]
+    assert carol["score"] == 0
+    with (graded.root / "grades" / "grades.csv").open() as f:
+        header = next(csv.reader(f))
+    assert header[:3] == ["student_id", "day41_transformer", "day42_attention"]
 
 
 @pytest.mark.slow
@@ -76,7 +88,7 @@ def test_scores_csv_and_class_grades(graded):
     with (graded.root / "grades" / "grades.csv").open() as f:
         class_rows = list(csv.DictReader(f))
     assert "day41_transformer" in class_rows[0]
-    assert {row["student_id"] for row in class_rows} == set(EXPECTED)
+    assert {row["student_id"] for row in class_rows} == set(EXPECTED)  # dave has only Day 41
 
 
 @pytest.mark.slow

@@ -1,8 +1,8 @@
 """The judge: hidden tests in a trusted process, student code in a sandboxed worker.
 
-The variant corpus (tests/files/variants) holds student-like submissions: correct code written
-differently must get full marks, and each classic bug must lose points where it should and
-nowhere else.
+The variant corpus (tests/files/variants/<assignment>/) holds student-like submissions for every
+assignment: correct code written differently must get full marks, and each classic bug must lose
+points where it should and nowhere else.
 """
 import dataclasses
 import os
@@ -17,20 +17,29 @@ from autograder.judge.lane import Lane
 from autograder.results import Status
 from tests.conftest import FILES, REPO, notebook_with_cell, variant_expectation
 
-VARIANTS = sorted((FILES / "variants").glob("*.py"))
+ASSIGNMENTS = load(REPO).assignments()
+VARIANTS = [(aid, path) for aid in ASSIGNMENTS for path in sorted((FILES / "variants" / aid).glob("*.py"))]
+DAY41 = FILES / "variants" / "day41_transformer"
 
 
 @pytest.fixture(scope="module")
-def lane():
-    assignment = load_assignment(load(REPO), "day41_transformer")
-    lane = Lane(assignment)
-    yield lane
-    lane.close()
+def lanes():
+    """One warm lane per assignment, shared by the module's tests."""
+    opened = {}
+
+    def get(assignment_id):
+        if assignment_id not in opened:
+            opened[assignment_id] = Lane(load_assignment(load(REPO), assignment_id))
+        return opened[assignment_id]
+
+    yield get
+    for lane in opened.values():
+        lane.close()
 
 
 @pytest.fixture(scope="module")
-def reference_nb(lane):
-    return lane.assignment.reference_notebook
+def lane(lanes):
+    return lanes("day41_transformer")
 
 
 def grade_source(lane, tmp_path, source, name="student"):
@@ -41,27 +50,38 @@ def lost(result):
     return [t for t in result.tests if t.score < t.max_score]
 
 
-def test_reference_gets_full_marks(lane):
-    """Does the reference solution pass every hidden test?"""
+@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+def test_reference_gets_full_marks(lanes, assignment_id):
+    """Does the reference solution pass every hidden test, in every family?"""
+    lane = lanes(assignment_id)
     result = lane.grade("reference", lane.assignment.reference_notebook)
     assert result.max_score > 0 and result.score == result.max_score, [(t.name, t.output) for t in lost(result)]
     families = {t.family for t in result.tests}
     assert {"shape", "softmax", "gradient", "speed", "values", "integration"} <= families
 
 
-def test_bare_release_scores_zero_with_not_implemented_messages(lane):
+@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+def test_bare_release_scores_zero_with_not_implemented_messages(lanes, assignment_id):
     """Does the unmodified student release score 0, each test saying NotImplementedError?"""
-    result = lane.grade("bare", REPO / "release" / "day41_transformer" / "transformer.ipynb")
+    lane = lanes(assignment_id)
+    result = lane.grade("bare", REPO / "release" / assignment_id / lane.assignment.notebook)
     assert result.score == 0 and result.max_score > 0
     assert all(t.status is Status.ERROR and "NotImplementedError" in t.output for t in result.tests)
 
 
+def test_every_assignment_has_a_variant_corpus():
+    """Is every assignment covered by student-like variants, correct and buggy?"""
+    for aid in ASSIGNMENTS:
+        names = [p.stem for a, p in VARIANTS if a == aid]
+        assert any(n.startswith("ok_") for n in names) and any(n.startswith("bug_") for n in names), aid
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", VARIANTS, ids=[v.stem for v in VARIANTS])
-def test_variant_gets_the_points_it_deserves(lane, tmp_path, variant):
+@pytest.mark.parametrize("assignment_id,variant", VARIANTS, ids=[f"{a}/{v.stem}" for a, v in VARIANTS])
+def test_variant_gets_the_points_it_deserves(lanes, tmp_path, assignment_id, variant):
     """Does a correct alternative keep every point, and a one-bug variant lose points only where its bug shows?"""
     expect = variant_expectation(variant)
-    result = grade_source(lane, tmp_path, variant.read_text(), variant.stem)
+    result = grade_source(lanes(assignment_id), tmp_path, variant.read_text(), variant.stem)
     bad = lost(result)
     summary = [(t.name, t.status.value, t.output[:120]) for t in bad]
     if expect["full_marks"]:
@@ -75,14 +95,14 @@ def test_variant_gets_the_points_it_deserves(lane, tmp_path, variant):
 
 def test_feedback_names_the_parameters_without_gradient(lane, tmp_path):
     """When attention weights are detached, does the feedback say the gradient never reaches w_q?"""
-    result = grade_source(lane, tmp_path, (FILES / "variants" / "bug_weights_detached.py").read_text())
+    result = grade_source(lane, tmp_path, (DAY41 / "bug_weights_detached.py").read_text())
     messages = " ".join(t.output for t in lost(result))
     assert "gradient never reaches w_q.weight" in messages
 
 
 def test_renamed_parameters_are_reported_not_crashed(lane, tmp_path):
     """When w_q is called q_proj, does the feedback say so instead of crashing?"""
-    result = grade_source(lane, tmp_path, (FILES / "variants" / "bug_param_renamed.py").read_text())
+    result = grade_source(lane, tmp_path, (DAY41 / "bug_param_renamed.py").read_text())
     mha = [t for t in result.tests if "mha" in t.name and t.score < t.max_score]
     assert mha and any("has no submodule 'w_q'" in t.output and "q_proj" in t.output for t in mha)
     assert all(t.status is not Status.CRASHED for t in result.tests)
@@ -90,7 +110,7 @@ def test_renamed_parameters_are_reported_not_crashed(lane, tmp_path):
 
 def test_feedback_never_shows_reference_values_or_hidden_source(lane, tmp_path):
     """Do failure messages avoid tensor values, seeds and hidden test source?"""
-    result = grade_source(lane, tmp_path, (FILES / "variants" / "bug_no_scaling.py").read_text())
+    result = grade_source(lane, tmp_path, (DAY41 / "bug_no_scaling.py").read_text())
     hidden_lines = {l.strip() for p in lane.assignment.hidden.glob("*.py") for l in p.read_text().splitlines()
                     if len(l.strip()) > 30}
     for t in lost(result):

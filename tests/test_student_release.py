@@ -18,43 +18,56 @@ GUIDE_SHAPES = [
 ]
 
 
-def student_folder(tmp_path, notebook_from=None):
+ASSIGNMENTS = sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
+
+
+def student_folder(tmp_path, notebook_from=None, assignment="day41_transformer"):
     """A copy of the student release, optionally with another notebook in place of the stubbed one."""
-    folder = tmp_path / "day41_transformer"
-    shutil.copytree(REPO / "release" / "day41_transformer", folder)
+    folder = tmp_path / assignment
+    shutil.copytree(REPO / "release" / assignment, folder)
     if notebook_from is not None:
-        shutil.copy(notebook_from, folder / "transformer.ipynb")
+        shutil.copy(notebook_from, folder / notebook_from.name)
     return folder
+
+
+def visible_tests(folder):
+    (path,) = folder.glob("test_*.py")
+    return path.name
 
 
 def run(folder, *args, timeout=600):
     return subprocess.run([sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=timeout)
 
 
-def test_visible_tests_fail_cleanly_on_the_bare_release(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_visible_tests_fail_cleanly_on_the_bare_release(tmp_path, assignment):
     """In the bare release, does every visible test fail (not error) with a NotImplementedError message?"""
-    out = run(student_folder(tmp_path), "-m", "pytest", "test_transformer.py", "-q", "-p", "no:cacheprovider")
+    folder = student_folder(tmp_path, assignment=assignment)
+    out = run(folder, "-m", "pytest", visible_tests(folder), "-q", "-p", "no:cacheprovider")
     assert out.returncode == 1, out.stdout[-2000:]
     summary = out.stdout.strip().splitlines()[-1]
     assert re.search(r"\d+ failed", summary) and "passed" not in summary and "error" not in summary, summary
     assert "NotImplementedError" in out.stdout
 
 
-def test_visible_tests_pass_once_the_solution_is_pasted_in(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_visible_tests_pass_once_the_solution_is_pasted_in(tmp_path, assignment):
     """With the solution code pasted into the release notebook, do all visible tests pass, as pytest and as a script?"""
-    folder = student_folder(tmp_path, REPO / "submitted" / "alice" / "day41_transformer" / "transformer.ipynb")
-    out = run(folder, "-m", "pytest", "test_transformer.py", "-q", "-p", "no:cacheprovider")
+    (alice,) = (REPO / "submitted" / "alice" / assignment).glob("*.ipynb")
+    folder = student_folder(tmp_path, alice, assignment)
+    out = run(folder, "-m", "pytest", visible_tests(folder), "-q", "-p", "no:cacheprovider")
     assert out.returncode == 0, out.stdout[-2000:]
-    script = run(folder, "test_transformer.py")
+    script = run(folder, visible_tests(folder))
     assert script.returncode == 0, script.stdout[-2000:]
-    assert re.search(r"Forward pass time: [\d.]+s \(limit 0\.5s\)", script.stdout)
+    assert re.search(r"[Ff]orward pass time: [\d.]+s \(limit 0\.5s\)", script.stdout)
 
 
-def test_visible_tests_pass_on_the_solutions_version(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_visible_tests_pass_on_the_solutions_version(tmp_path, assignment):
     """Does the generated solutions/ folder pass its own visible tests?"""
     folder = tmp_path / "solution"
-    shutil.copytree(REPO / "solutions" / "day41_transformer", folder)
-    out = run(folder, "-m", "pytest", "test_transformer.py", "-q", "-p", "no:cacheprovider")
+    shutil.copytree(REPO / "solutions" / assignment, folder)
+    out = run(folder, "-m", "pytest", visible_tests(folder), "-q", "-p", "no:cacheprovider")
     assert out.returncode == 0, out.stdout[-2000:]
 
 
