@@ -131,8 +131,11 @@ def _lane_count(cfg_lanes: int) -> int:
 
 
 def _pool(cfg: CourseConfig, a: Assignment, lanes: int) -> cf.ProcessPoolExecutor:
-    # spawn, not fork: a lane must not inherit the coordinator's state or threads.
-    return cf.ProcessPoolExecutor(max_workers=lanes, mp_context=multiprocessing.get_context("spawn"),
+    # Lanes come from a fork server that imported torch, pytest and the judge once: a lane must
+    # not inherit the coordinator's state or threads, and should not pay for imports again.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["autograder.judge.lane"])
+    return cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context,
                                   initializer=_lane_init, initargs=(str(cfg.root), a.id))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 from autograder import wire
 from autograder.sandbox import limits
@@ -29,8 +30,10 @@ def serve(sock: socket.socket, probes: dict, spec: dict) -> None:
             wire.send(sock, {"error": {"type": "GraderError", "message": f"no probe named {name!r}",
                                        "frames": [], "contract": False}})
             continue
+        started = time.perf_counter()
         try:
-            reply = {"ok": fn(module, **args)}
+            # "s": how long the probe computed, as the worker saw it; only benchmarks read it.
+            reply = {"ok": fn(module, **args), "s": time.perf_counter() - started}
         except ContractError as exc:
             reply = {"error": {**describe(exc), "contract": True}}
         except BaseException as exc:  # SystemExit from student code lands here too
