@@ -51,7 +51,10 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
     warm_up()
     caps = isolation.probe()
     # What a sandboxed worker must still be able to read: the interpreter and its packages.
-    expose = [p for p in sys.path if p and os.path.isdir(p)] + [sys.prefix, sys.base_prefix]
+    # Not the course root that sys.path[0] points at: only our package folder inside it.
+    package = os.path.dirname(os.path.dirname(os.path.abspath(isolation.__file__)))  # .../autograder
+    expose = [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != os.path.dirname(package)]
+    expose += [package, sys.prefix, sys.base_prefix]
     gc.collect()
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
     _send(ctl, {"ready": True, "probes": sorted(probes), "isolation": caps.to_dict()})

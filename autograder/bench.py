@@ -1,0 +1,655 @@
+"""Benchmark: our grader against `nbgrader autograde`, on one class of Day 41 submissions.
+
+One run builds a class of N notebooks (the bundled examples and variations of them), then:
+
+1. **ours**: `grade_assignment` on a private copy of the course: wall time, submissions per
+   minute, per-submission latency and overhead beyond the probes' own compute, peak memory of the
+   whole process tree, the isolation level;
+2. **nbgrader**: a separate nbgrader course whose notebook carries hidden test cells written
+   nbgrader's way (`bench/nbgrader_hidden.py`), `nbgrader autograde` on the same N notebooks;
+3. **agreement**: for every student and every hidden check both sides run, the same points.
+
+`main()` writes `bench/results.json`; work files go to `bench/work/` (git-ignored), replaced by
+the next run of the same size, so a run can be inspected afterwards.
+"""
+from __future__ import annotations
+
+import ast
+import copy
+import datetime
+import json
+import os
+import platform
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import psutil
+
+from autograder.assignment import Assignment, load_assignment
+from autograder.config import CourseConfig, load
+
+ASSIGNMENT = "day41_transformer"
+HIDDEN_CHECKS = "bench/nbgrader_hidden.py"   # the nbgrader baseline's hidden tests, relative to the course root
+VARIANTS = "tests/files/variants"            # student-like variants, one folder per assignment
+BUNDLED = {"alice": "correct", "bob": "bug", "carol": "stub", "dave": "broken"}
+SLOW_VARIANTS = {"bug_python_loops"}         # minutes per submission (every speed probe times out): left out
+# The rest of the class repeats this deck: mostly correct or one bug away, a few stubs and a
+# partly done notebook; one notebook in TRUNCATED_EVERY is cut short (its JSON is broken).
+DECK = ("edited", "bug", "ok", "edited", "bug", "edited", "partial", "ok", "bug", "edited", "stub", "edited",
+        "bug", "ok", "edited", "bug", "edited", "ok", "bug", "edited", "bug", "ok", "edited", "bug", "edited")
+TRUNCATED_EVERY = 50
+# Hidden checks left out of the comparison, with the reason (none so far: every check coincides).
+DROPPED: dict[str, str] = {}
+SAMPLE_INTERVAL_S = 0.05
+PSS_EVERY = 5                                # PSS reads smaps (~2 ms a process): every 5th sample
+
+
+# -- results -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Student:
+    id: str
+    kind: str      # correct, bug, partial, stub or broken: what the notebook should earn
+    origin: str    # what it was made from
+
+
+@dataclass
+class MemoryPeak:
+    """Peaks over the sampled process tree. RSS counts pages shared by forked workers once per
+    process, so its sum over-counts; PSS splits shared pages between the processes sharing them."""
+    rss_mb: float = 0.0
+    pss_mb: float | None = None
+    processes: int = 0
+    samples: int = 0
+
+
+@dataclass
+class Distribution:
+    mean: float | None
+    p50: float | None
+    p95: float | None
+
+    @classmethod
+    def of(cls, values: list[float]) -> "Distribution":
+        if not values:
+            return cls(None, None, None)
+        return cls(round(statistics.fmean(values), 4), round(_percentile(values, 50), 4),
+                   round(_percentile(values, 95), 4))
+
+
+@dataclass
+class OursRun:
+    n: int
+    lanes: int
+    wall_s: float
+    startup_s: float | None      # lanes started and the reference graded (its cache written)
+    grading_s: float | None      # from then until the last report was written
+    finishing_s: float | None    # scores.csv and the rest, after the last report
+    per_minute: float
+    latency_s: Distribution      # per submission, timings["total_s"]
+    overhead_s: Distribution     # per submission, total_s - compute_s; None when compute_s is missing
+    memory: MemoryPeak
+    isolation: dict[str, int]
+    submissions: list[dict]      # the raw numbers, one row per submission
+    scores: dict[str, dict[str, float]] = field(repr=False)  # student -> hidden test -> points
+
+
+@dataclass
+class NbgraderRun:
+    n: int
+    wall_s: float                # `nbgrader autograde`, the whole class, one call
+    generate_s: float            # `nbgrader generate_assignment`, once (not part of wall_s)
+    per_minute: float
+    per_notebook_s: float        # wall_s / n
+    exit_code: int
+    not_graded: list[str]        # students nbgrader recorded no grades for (they count 0 points)
+    memory: MemoryPeak
+    removed_cells: list[str]     # cells of the source notebook left out (training, plots)
+    scores: dict[str, dict[str, float]] = field(repr=False)  # student -> grade_id -> points
+
+
+@dataclass
+class Agreement:
+    compared: int                # (student, check) pairs
+    checks: int
+    disagreements: list[dict]
+
+
+# -- measuring -----------------------------------------------------------------------------------
+
+class TreeMemory:
+    """Samples the memory of this process and all its descendants in a background thread."""
+
+    def __init__(self, interval_s: float = SAMPLE_INTERVAL_S, pss_every: int = PSS_EVERY):
+        self.interval_s, self.pss_every = interval_s, pss_every
+        self.peak = MemoryPeak()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        root = psutil.Process()
+        while True:
+            self.sample(root, with_pss=self.peak.samples % self.pss_every == 0)
+            if self._stop.wait(self.interval_s):
+                break
+
+    def sample(self, root: psutil.Process, with_pss: bool) -> None:
+        rss = pss = 0
+        procs = [root, *root.children(recursive=True)]
+        for p in procs:
+            try:
+                if with_pss:
+                    info = p.memory_full_info()
+                    rss, pss = rss + info.rss, pss + info.pss
+                else:
+                    rss += p.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+        peak = self.peak
+        peak.samples += 1
+        peak.rss_mb = max(peak.rss_mb, round(rss / 2**20, 1))
+        peak.processes = max(peak.processes, len(procs))
+        if with_pss:
+            peak.pss_mb = max(peak.pss_mb or 0.0, round(pss / 2**20, 1))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    xs = sorted(values)
+    k = (len(xs) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _fresh_dir(path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+# -- the class -----------------------------------------------------------------------------------
+
+def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> list[Student]:
+    """Write n Day 41 submissions into `submitted/<student>/<assignment>/`, in nbgrader's layout.
+
+    The four bundled examples come first; the rest follow DECK: alice's notebook with harmless
+    edits, alice's notebook with one variant appended as a last code cell (bugs and correct code
+    written differently), stubs, a partly done notebook and a truncated one. Every notebook's bytes
+    differ. The very slow variants (SLOW_VARIANTS) are left out.
+    """
+    a = load_assignment(cfg, ASSIGNMENT)
+    rng = random.Random(seed)
+    source = cfg.submitted_dir
+    variants = sorted(p for p in (cfg.root / VARIANTS / ASSIGNMENT).glob("*.py") if p.stem not in SLOW_VARIANTS)
+    pools = {kind: [p for p in variants if p.stem.startswith(kind + "_")] for kind in ("ok", "bug")}
+    alice = nbformat.read(source / "alice" / ASSIGNMENT / a.notebook, as_version=4)
+    carol = nbformat.read(source / "carol" / ASSIGNMENT / a.notebook, as_version=4)
+    solution_ids = [_grade_id(c) for c in alice.cells if _is_solution(c)]
+    students, used = [], {"ok": 0, "bug": 0}
+    for i in range(n):
+        if i < len(BUNDLED):
+            sid = list(BUNDLED)[i]
+            dest = submitted / sid / ASSIGNMENT / a.notebook
+            dest.parent.mkdir(parents=True)
+            shutil.copyfile(source / sid / ASSIGNMENT / a.notebook, dest)
+            students.append(Student(sid, BUNDLED[sid], f"bundled example {sid}"))
+            continue
+        j = i - len(BUNDLED)
+        kind = "broken" if j % TRUNCATED_EVERY == TRUNCATED_EVERY - 1 else DECK[j % len(DECK)]
+        sid = f"s{i:03d}"
+        nb = copy.deepcopy(alice)
+        if kind == "edited":
+            origin = "alice + " + _harmless_edits(nb, sid, rng)
+            kind = "correct"
+        elif kind in ("ok", "bug"):
+            variant = pools[kind][used[kind] % len(pools[kind])]
+            used[kind] += 1
+            nb.cells.append(nbformat.v4.new_code_cell(f"# {sid}: my final version\n" + variant.read_text()))
+            origin = f"alice + variant {variant.stem}"
+            kind = "correct" if kind == "ok" else "bug"
+        elif kind == "partial":
+            done = rng.randint(2, len(solution_ids) - 2)
+            stubs = {_grade_id(c): c.source for c in carol.cells if _is_solution(c)}
+            for cell in nb.cells:
+                if _is_solution(cell) and solution_ids.index(_grade_id(cell)) >= done:
+                    cell.source = stubs[_grade_id(cell)]
+            origin = f"alice's first {done} solution cells, the rest left as released"
+        elif kind == "stub":
+            nb = copy.deepcopy(carol)
+            nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"{sid}: I will finish this later."))
+            origin = "the release, unmodified but for a markdown cell"
+        else:
+            text = nbformat.writes(alice)
+            _write(submitted / sid / ASSIGNMENT / a.notebook, text[: len(text) * (40 + i % 50) // 100])
+            students.append(Student(sid, "broken", "alice, truncated (invalid JSON)"))
+            continue
+        _write(submitted / sid / ASSIGNMENT / a.notebook, nbformat.writes(nb))
+        students.append(Student(sid, kind, origin))
+    return students
+
+
+def _harmless_edits(nb, sid: str, rng: random.Random) -> str:
+    """Edits that change no answer: a comment, a changed print, a markdown or a scratch cell."""
+    done = []
+    cell = rng.choice([c for c in nb.cells if _is_solution(c)])
+    cell.source = f"# {sid}: checked against the lecture notes\n" + cell.source
+    done.append(f"a comment in {_grade_id(cell)}")
+    if rng.random() < 0.5:
+        imports = next(c for c in nb.cells if c.cell_type == "code" and not _grade_id(c))
+        imports.source += f'\nprint("{sid}: torch", torch.__version__)'
+        done.append("a print in the imports cell")
+    if rng.random() < 0.5:
+        nb.cells.insert(rng.randint(1, len(nb.cells)), nbformat.v4.new_markdown_cell(f"**Notes ({sid})**: re-read part 2."))
+        done.append("an extra markdown cell")
+    if rng.random() < 0.3:
+        nb.cells.append(nbformat.v4.new_code_cell(f'print("{sid}:", scaled_dot_product_attention('
+                                                  'torch.ones(1, 2, 4), torch.ones(1, 3, 4), torch.ones(1, 3, 4))[1].shape)'))
+        done.append("a scratch cell")
+    return ", ".join(done)
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _grade_id(cell) -> str | None:
+    return _nbgrader_meta(cell).get("grade_id")
+
+
+def _is_solution(cell) -> bool:
+    return cell.cell_type == "code" and bool(_nbgrader_meta(cell).get("solution"))
+
+
+# -- ours ----------------------------------------------------------------------------------------
+
+def run_ours(cfg: CourseConfig, work: Path, n: int) -> tuple[list[Student], OursRun]:
+    """Build a class of n in a private course copy under `work`, and grade it with our grader."""
+    from autograder.grade import grade_assignment
+
+    course = _fresh_dir(work / "course")
+    shutil.copytree(cfg.source_dir / ASSIGNMENT, course / cfg.nbgrader.source_directory / ASSIGNMENT,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(cfg.root / "course_config.py", course / "course_config.py")
+    course_cfg = load(course)
+    students = build_class(cfg, n, course_cfg.submitted_dir)
+    a = load_assignment(course_cfg, ASSIGNMENT)
+
+    started_wall, started = time.time(), time.perf_counter()
+    with TreeMemory() as memory:
+        results = grade_assignment(course_cfg, ASSIGNMENT, force=True, quiet=True)
+    wall = time.perf_counter() - started
+    ended_wall = started_wall + wall
+
+    out = course / "grades" / ASSIGNMENT
+    reference_done = _mtime(out / ".reference.wire")
+    reports = [_mtime(p) for p in (out / "reports").glob("*.json")]
+    last_report = max((t for t in reports if t is not None), default=None)
+
+    rows, scores, isolation = [], {}, {}
+    for r in results:
+        t = r.timings
+        compute = t.get("compute_s")
+        rows.append({"student": r.student_id, "score": r.score, "max_score": r.max_score,
+                     "total_s": t.get("total_s"), "load_s": t.get("load_s"), "tests_s": t.get("tests_s"),
+                     "compute_s": compute,
+                     "overhead_s": t.get("overhead_s", round(t["total_s"] - compute, 4) if compute is not None
+                                         and "total_s" in t else None),
+                     "isolation": r.isolation})
+        scores[r.student_id] = {test.name: test.score for test in r.tests}
+        isolation[r.isolation or "none"] = isolation.get(r.isolation or "none", 0) + 1
+    latencies = [row["total_s"] for row in rows if row["total_s"] is not None]
+    overheads = [row["overhead_s"] for row in rows if row["overhead_s"] is not None]
+    lanes = min(a.settings.lanes or os.cpu_count() or 1, max(1, n))
+    return students, OursRun(
+        n=n, lanes=lanes, wall_s=round(wall, 2),
+        startup_s=_span(started_wall, reference_done), grading_s=_span(reference_done, last_report),
+        finishing_s=_span(last_report, ended_wall), per_minute=round(60 * n / wall, 1),
+        latency_s=Distribution.of(latencies),
+        overhead_s=Distribution.of(overheads) if len(overheads) == len(rows) else Distribution(None, None, None),
+        memory=memory.peak, isolation=isolation, submissions=rows, scores=scores)
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _span(start: float | None, end: float | None) -> float | None:
+    return round(end - start, 2) if start is not None and end is not None else None
+
+
+# -- the nbgrader baseline -----------------------------------------------------------------------
+
+def hidden_tests(a: Assignment) -> dict[str, tuple[str, float, str]]:
+    """function name -> (test name as our reports give it, points, the question it asks)."""
+    found = {}
+    for path in sorted(a.hidden.glob("test_*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                points = next(float(d.args[0].value) for d in node.decorator_list
+                              if isinstance(d, ast.Call) and getattr(d.func, "attr", getattr(d.func, "id", "")) == "points")
+                doc = (ast.get_docstring(node) or "").splitlines()
+                found[node.name] = (f"{path.name}::{node.name}", points, doc[0] if doc else "")
+    return found
+
+
+def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, dict[str, str]]:
+    """The nbgrader hidden test cells, and the mapping grade_id -> our hidden test's name.
+
+    Each cell mirrors one of our hidden tests (bench/nbgrader_hidden.py names it) and gets the
+    same points; the first one also defines the helpers and the reference solution.
+    """
+    path = cfg.root / HIDDEN_CHECKS
+    text = path.read_text()
+    lines = text.splitlines()
+    ours = hidden_tests(a)
+    prelude, cells, mapping = None, [], {}
+    for node in ast.parse(text).body:
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        if node.name == "_ag_make":
+            prelude = "\n".join(lines[node.lineno - 1: node.end_lineno])
+            prelude = prelude.replace("    # REFERENCE SOLUTION\n", textwrap.indent(_reference_code(a), "    ") + "\n")
+            prelude += "\n\n\n_ag = _ag_make()\n"
+            continue
+        if node.name in DROPPED:
+            continue
+        if node.name not in ours:
+            raise ValueError(f"{path}: {node.name} mirrors no hidden test of {a.id}")
+        name, points, question = ours[node.name]
+        body = textwrap.dedent("\n".join(lines[node.body[0].lineno - 1: node.end_lineno]))
+        grade_id = f"hidden_{node.name}"
+        source = (f"# Hidden test ({points:g} points): {question}\n### BEGIN HIDDEN TESTS\n"
+                  + (prelude + "\n" if not cells else "") + body + "\n### END HIDDEN TESTS")
+        cell = nbformat.v4.new_code_cell(source)
+        cell.id = grade_id
+        cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": points,
+                                     "schema_version": 3, "solution": False, "task": False}
+        cells.append(cell)
+        mapping[grade_id] = name
+    return cells, mapping
+
+
+def _reference_code(a: Assignment) -> str:
+    """The reference solution's solution cells, without the solution markers."""
+    nb = nbformat.read(a.reference_notebook, as_version=4)
+    code = []
+    for cell in nb.cells:
+        if _is_solution(cell):
+            code.append("\n".join(line for line in cell.source.splitlines()
+                                  if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")))
+    return "\n\n".join(code)
+
+
+def _nbgrader(course: Path, *args: str, log: Path) -> tuple[int, float]:
+    """Run the venv's nbgrader in `course`; returns (exit code, seconds)."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.perf_counter()
+    with log.open("ab") as f:
+        code = subprocess.call([str(bin_dir / "nbgrader"), *args], cwd=course, env=env, stdout=f,
+                               stderr=subprocess.STDOUT)
+    return code, time.perf_counter() - started
+
+
+def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[dict[str, str], list[str], float]:
+    """An nbgrader course with Day 41's notebook, minus training and plot cells, plus hidden
+    test cells; released with `nbgrader generate_assignment`. Returns (mapping, removed cells,
+    seconds generate_assignment took)."""
+    a = load_assignment(cfg, ASSIGNMENT)
+    nb = nbformat.read(a.reference_notebook, as_version=4)
+    skip = set(a.settings.skip_tags)
+    removed = [c.get("id", "?") for c in nb.cells if skip.intersection(c.metadata.get("tags", []))]
+    nb.cells = [c for c in nb.cells if not skip.intersection(c.metadata.get("tags", []))]
+    cells, mapping = hidden_cells(cfg, a)
+    nb.cells.extend(cells)
+    _write(course / "source" / ASSIGNMENT / a.notebook, nbformat.writes(nb))
+    _write(course / "nbgrader_config.py",
+           "c = get_config()  # noqa: F821\n"
+           f"c.CourseDirectory.root = {str(course)!r}\n"
+           "c.CourseDirectory.course_id = 'bench'\n"
+           f"c.CourseDirectory.db_url = {'sqlite:///' + str(course / 'gradebook.db')!r}\n")
+    code, seconds = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=course / "nbgrader.log")
+    if code != 0:
+        raise RuntimeError(f"nbgrader generate_assignment failed (exit {code}); see {course / 'nbgrader.log'}")
+    return mapping, removed, seconds
+
+
+def nbgrader_submission(release, submitted: Path, dest: Path) -> None:
+    """The student's notebook as nbgrader expects it: the release notebook of the nbgrader course,
+    its solution cells (matched by grade_id) and unmanaged cells (matched by cell id) filled from
+    the student's; cells the student added stay after the cell they followed. Cells the nbgrader
+    version left out (training, plots) are dropped. A notebook that cannot be read is copied as is."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        student = nbformat.read(submitted, as_version=4)
+    except Exception:
+        shutil.copyfile(submitted, dest)
+        return
+
+    def key(cell):
+        gid = _grade_id(cell)
+        return ("grade_id", gid) if gid else ("id", cell.get("id"))
+
+    known = {key(c) for c in release.cells}
+    theirs, extras, anchor = {}, {}, None
+    for cell in student.cells:
+        k = key(cell)
+        if k in known:
+            theirs[k], anchor = cell, k
+        elif not _grade_id(cell):
+            extras.setdefault(anchor, []).append(cell)
+    cells = list(extras.get(None, []))
+    for cell in release.cells:
+        k = key(cell)
+        cell = copy.deepcopy(cell)
+        if k in theirs and (_is_solution(cell) or not _nbgrader_meta(cell)):
+            cell.source = theirs[k].source
+        cells.append(cell)
+        cells.extend(extras.get(k, []))
+    out = copy.deepcopy(release)
+    out.cells = cells
+    nbformat.write(out, dest)
+
+
+def run_nbgrader(cfg: CourseConfig, work: Path, students: list[Student], submitted: Path) -> tuple[NbgraderRun, dict]:
+    """`nbgrader autograde` on the same class; returns the run and the mapping grade_id -> test."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    a = load_assignment(cfg, ASSIGNMENT)
+    course = _fresh_dir(work / "nbgrader")
+    mapping, removed, generate_s = make_nbgrader_course(cfg, course)
+    release = nbformat.read(course / "release" / ASSIGNMENT / a.notebook, as_version=4)
+    for s in students:
+        nbgrader_submission(release, submitted / s.id / ASSIGNMENT / a.notebook,
+                            course / "submitted" / s.id / ASSIGNMENT / a.notebook)
+
+    with TreeMemory() as memory:
+        code, wall = _nbgrader(course, "autograde", ASSIGNMENT, "--force", log=course / "nbgrader.log")
+
+    scores, not_graded = {}, []
+    notebook = Path(a.notebook).stem
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for s in students:
+            try:
+                gb.find_submission_notebook(notebook, ASSIGNMENT, s.id)
+            except MissingEntry:
+                not_graded.append(s.id)
+                scores[s.id] = {gid: 0.0 for gid in mapping}
+                continue
+            scores[s.id] = {gid: float(gb.find_grade(gid, notebook, ASSIGNMENT, s.id).score or 0.0)
+                            for gid in mapping}
+    n = len(students)
+    return NbgraderRun(n=n, wall_s=round(wall, 2), generate_s=round(generate_s, 2),
+                       per_minute=round(60 * n / wall, 1), per_notebook_s=round(wall / n, 3), exit_code=code,
+                       not_graded=not_graded, memory=memory.peak, removed_cells=removed, scores=scores), mapping
+
+
+def compare(ours: OursRun, theirs: NbgraderRun, mapping: dict[str, str]) -> Agreement:
+    """Every (student, mapped check): nbgrader's points against ours for the same hidden test."""
+    compared, disagreements = 0, []
+    for student, by_grade_id in sorted(theirs.scores.items()):
+        for grade_id, test in sorted(mapping.items()):
+            mine = ours.scores.get(student, {}).get(test)
+            compared += 1
+            if mine is None or abs(mine - by_grade_id[grade_id]) > 1e-9:
+                disagreements.append({"student": student, "check": test, "ours": mine,
+                                      "nbgrader": by_grade_id[grade_id]})
+    return Agreement(compared=compared, checks=len(mapping), disagreements=disagreements)
+
+
+# -- output --------------------------------------------------------------------------------------
+
+def _fmt(x, unit: str = "", digits: int = 2) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}{unit}"
+
+
+def table(ours: OursRun, theirs: NbgraderRun | None, agreement: Agreement | None) -> str:
+    rows = [("submissions", str(ours.n), str(theirs.n) if theirs else "-"),
+            ("wall time, whole class", _fmt(ours.wall_s, " s", 1), _fmt(theirs.wall_s, " s", 1) if theirs else "-"),
+            ("  of which start-up + reference", _fmt(ours.startup_s, " s", 1), "-"),
+            ("submissions / minute", _fmt(ours.per_minute, "", 1), _fmt(theirs.per_minute, "", 1) if theirs else "-"),
+            ("latency p50 / p95 per submission", f"{_fmt(ours.latency_s.p50, ' s')} / {_fmt(ours.latency_s.p95, ' s')}",
+             f"{_fmt(theirs.per_notebook_s, ' s')} (wall/N)" if theirs else "-"),
+            ("overhead beyond compute mean / p50 / p95",
+             " / ".join(_fmt(v, " s") for v in (ours.overhead_s.mean, ours.overhead_s.p50, ours.overhead_s.p95)), "-"),
+            ("peak RSS of the process tree (sum)", _fmt(ours.memory.rss_mb, " MB", 0),
+             _fmt(theirs.memory.rss_mb, " MB", 0) if theirs else "-"),
+            ("peak PSS of the process tree", _fmt(ours.memory.pss_mb, " MB", 0),
+             _fmt(theirs.memory.pss_mb, " MB", 0) if theirs else "-"),
+            ("isolation", ", ".join(f"{k} ({v})" for k, v in ours.isolation.items()), "none (one Jupyter kernel)"
+             if theirs else "-")]
+    widths = [max(len(r[i]) for r in rows + [("", "ours", "nbgrader")]) for i in range(3)]
+    lines = [f"{'':<{widths[0]}}  {'ours':>{widths[1]}}  {'nbgrader':>{widths[2]}}"]
+    lines += [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
+    if theirs:
+        lines.append(f"throughput ratio ours / nbgrader: {ours.per_minute / theirs.per_minute:.2f}x")
+    if agreement:
+        lines.append(f"agreement: {agreement.compared - len(agreement.disagreements)}/{agreement.compared} "
+                     f"(student, check) pairs agree over {agreement.checks} checks; "
+                     f"{len(agreement.disagreements)} disagreements")
+        lines += [f"  {d['student']} {d['check']}: ours {d['ours']}, nbgrader {d['nbgrader']}"
+                  for d in agreement.disagreements[:20]]
+    return "\n".join(lines)
+
+
+def _machine() -> dict:
+    return {"cores": os.cpu_count(), "load_avg": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def _summary(run: OursRun) -> dict:
+    d = asdict(run)
+    d.pop("scores")
+    return d
+
+
+# -- entry points --------------------------------------------------------------------------------
+
+def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool = True) -> dict:
+    """Benchmark ours (and nbgrader, unless nbgrader=False) on a class of n; print a table and
+    write the figures to `out` (default bench/results.json)."""
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    out = out or cfg.root / "bench" / "results.json"
+    work = _fresh_dir(cfg.root / "bench" / "work" / f"n{n}")
+    machine = _machine()
+    phases = {}
+    print(f"benchmark: {n} submissions of {ASSIGNMENT}, {machine['cores']} cores, load {machine['load_avg']}",
+          flush=True)
+
+    started = time.perf_counter()
+    students, ours = run_ours(cfg, work, n)
+    phases["ours_s"] = round(time.perf_counter() - started, 1)
+    print(f"ours: {ours.wall_s:.1f} s", flush=True)
+
+    theirs = mapping = agreement = None
+    if nbgrader:
+        started = time.perf_counter()
+        theirs, mapping = run_nbgrader(cfg, work, students, work / "course" / cfg.nbgrader.submitted_directory)
+        phases["nbgrader_s"] = round(time.perf_counter() - started, 1)
+        print(f"nbgrader: {theirs.wall_s:.1f} s (exit code {theirs.exit_code})", flush=True)
+        agreement = compare(ours, theirs, mapping)
+
+    print(table(ours, theirs, agreement))
+    result = {
+        "n": n, "assignment": ASSIGNMENT, "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine, "phases": phases,
+        "class": {"kinds": _count(s.kind for s in students), "left_out_variants": sorted(SLOW_VARIANTS),
+                  "students": [asdict(s) for s in students]},
+        "ours": _summary(ours),
+        "nbgrader": None if theirs is None else {
+            **{k: v for k, v in asdict(theirs).items() if k != "scores"},
+            "checks": len(mapping), "points": sum(hidden_tests(load_assignment(cfg, ASSIGNMENT))[t.split("::")[1]][1]
+                                                  for t in mapping.values()),
+            "mapping": mapping, "dropped": DROPPED,
+            "note": "the nbgrader notebook leaves out the training and plot cells; it runs the visible test cells "
+                    "and one hidden cell per mapped check; our speed tests have no nbgrader counterpart"},
+        "ratio_per_minute": round(ours.per_minute / theirs.per_minute, 2) if theirs else None,
+        "agreement": None if agreement is None else asdict(agreement),
+        "raw": {"ours": ours.submissions,
+                "nbgrader_points": None if theirs is None else theirs.scores},
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {out}")
+    return result
+
+
+def memory_scaling(cfg: CourseConfig, small: int = 50, large: int = 500, out: Path | None = None) -> dict:
+    """Peak memory of ours for a class of `small` and of `large`, and their ratio (the target:
+    at most 1.2). Writes `out` (default bench/scaling.json)."""
+    runs = {}
+    for n in (small, large):
+        _, run = run_ours(cfg, _fresh_dir(cfg.root / "bench" / "work" / f"scaling-n{n}"), n)
+        runs[n] = run
+        print(f"ours, n={n}: {run.wall_s:.1f} s, {run.per_minute:.1f}/min, peak RSS {run.memory.rss_mb:.0f} MB, "
+              f"PSS {_fmt(run.memory.pss_mb, ' MB', 0)}", flush=True)
+    rss = round(runs[large].memory.rss_mb / runs[small].memory.rss_mb, 3)
+    pss = (round(runs[large].memory.pss_mb / runs[small].memory.pss_mb, 3)
+           if runs[large].memory.pss_mb and runs[small].memory.pss_mb else None)
+    result = {"timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": _machine(),
+              "small": {"n": small, **_brief(runs[small])}, "large": {"n": large, **_brief(runs[large])},
+              "rss_ratio": rss, "pss_ratio": pss, "within_1_2x": rss <= 1.2}
+    print(f"peak RSS ratio {large}/{small}: {rss}x; PSS ratio: {pss}x")
+    out = out or cfg.root / "bench" / "scaling.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _brief(run: OursRun) -> dict:
+    return {"wall_s": run.wall_s, "per_minute": run.per_minute, "startup_s": run.startup_s,
+            "latency_s": asdict(run.latency_s), "memory": asdict(run.memory)}
+
+
+def _count(items) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for x in items:
+        counts[x] = counts.get(x, 0) + 1
+    return counts

@@ -1,0 +1,148 @@
+"""The sandbox: what a worker can see and do, at the strongest isolation level this machine has."""
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from autograder.config import CourseError, load
+from autograder.grade import check_isolation
+from autograder.judge.client import ProbeFailure, SandboxedCode, StudentError
+from autograder.sandbox import isolation
+from autograder.sandbox.launcher import Zygote
+from tests.conftest import FILES, REPO
+
+SETTINGS = load(REPO).grading
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    z = Zygote([FILES / "sandbox_probes.py"])
+    yield z
+    z.close()
+
+
+@pytest.fixture
+def worker(zygote, tmp_path):
+    spec = {"scratch": str(tmp_path), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
+            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": ["/root", "/home", "/work", "/tmp", "/var",
+                                                                   str(REPO)]}
+    code = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], spec, SETTINGS)
+    yield code
+    code.close()
+
+
+@pytest.fixture
+def listener():
+    """A loopback TCP listener that records whatever reaches it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.2)
+    received, stop = [], threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+                received.append(conn.recv(100))
+                conn.close()
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], received
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_this_machine_reaches_the_strongest_level():
+    """Does the grader reach level 3 (namespaces, cgroups, uid drop) here, as CI must?"""
+    caps = isolation.probe()
+    assert caps.level == len(isolation.LEVELS) - 1, caps.describe()
+
+
+def test_grading_refuses_below_the_configured_minimum(monkeypatch):
+    """With min_isolation above what the machine offers, does the grader refuse, naming both?"""
+    weak = isolation.Capabilities(0, False, False, False, "", "", 65534, 65534, "not root")
+    monkeypatch.setattr(isolation, "probe", lambda: weak)
+    with pytest.raises(CourseError, match=r"level 0/3 \(process\).*min_isolation 'contained'"):
+        check_isolation("contained")
+    assert check_isolation("process") is weak  # below the best: allowed, with a loud warning
+
+
+def test_worker_identity_network_and_processes(worker, listener):
+    """Is the worker an unprivileged user with no_new_privs, PID 1 of its own namespace, with a
+    scrubbed environment, and unable to reach a loopback listener?"""
+    port, received = listener
+    facts = worker.probe("facts", port=port)
+    assert facts["uid"] != 0 and facts["no_new_privs"] == "1"
+    assert facts["pid"] == 1 and facts["visible_pids"] <= 3
+    assert not facts["connected"] and received == []
+    assert set(facts["env"]) <= {"PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
+                                 "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LC_CTYPE",
+                                 "TORCHINDUCTOR_CACHE_DIR"}  # torch sets this one at import
+
+
+def test_worker_sees_no_secrets_and_writes_only_its_scratch(worker, tmp_path):
+    """Are the hidden tests, reference, solutions, submissions and home hidden, and is the scratch
+    the only writable place?"""
+    secrets = [str(REPO / "assignments" / "day41_transformer" / "hidden" / "test_values.py"),
+               str(REPO / "assignments" / "day41_transformer" / "transformer.ipynb"),
+               str(REPO / "solutions"), str(REPO / "submitted"), str(REPO / ".git"), str(tmp_path),
+               *[str(p) for p in Path("/root").iterdir() if p.name != ".pyenv"]]
+    facts = worker.probe("facts", read=secrets, write=[facts_dir for facts_dir in
+                                                       ("/tmp", "/var/tmp", "/dev/shm", str(REPO), "/etc")])
+    assert not any(facts["readable"].values()), facts["readable"]
+    assert not any(facts["writable"].values()), facts["writable"]
+    scratch = facts["cwd"]
+    assert worker.probe("facts", write=[scratch])["writable"][scratch]
+    assert not list(tmp_path.iterdir())  # nothing landed in the host folder either
+
+
+def _wait_gone(pids, seconds=5.0):
+    alive = lambda: [p for p in pids if psutil.pid_exists(p)  # noqa: E731
+                     and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    deadline = time.time() + seconds
+    while time.time() < deadline and alive():
+        time.sleep(0.05)
+    return alive()
+
+
+def test_fork_storm_is_contained_and_cleaned_up(worker):
+    """Does a fork storm stop at the pids limit, and do all its processes die with the worker?"""
+    before = {p.pid for p in psutil.process_iter()}
+    started = worker.probe("fork_storm", n=300)["started"]
+    assert 0 < started < 32
+    extra = {p.pid for p in psutil.process_iter()} - before
+    worker.close()
+    assert not _wait_gone(extra)
+
+
+def test_processes_that_escape_the_group_still_die(worker):
+    """Do children that called setsid() die when the worker is killed?"""
+    before = {p.pid for p in psutil.process_iter()}
+    worker.probe("leave_children", n=5)
+    extra = {p.pid for p in psutil.process_iter()} - before
+    assert len(extra) >= 5
+    worker.close()
+    assert not _wait_gone(extra)
+
+
+def test_huge_allocation_is_memory_not_a_machine_problem(worker):
+    """Does a 64 GiB allocation come back as MEMORY, with the grader unharmed?"""
+    with pytest.raises(StudentError) as info:
+        worker.probe("allocate", gib=64)
+    assert info.value.status == "MEMORY"
+
+
+def test_creeping_allocation_hits_the_cgroup(worker):
+    """Does touching memory past the cap in small pieces end as MEMORY, via the memory cgroup?"""
+    with pytest.raises(ProbeFailure) as info:
+        worker.probe("touch_pages", mib=4096)
+    assert info.value.status == "MEMORY", str(info.value)
