@@ -14,6 +14,7 @@ import json
 import math
 import socket
 import struct
+import time
 from dataclasses import dataclass
 
 MAGIC = b"AGW1"
@@ -180,22 +181,29 @@ def send(sock: socket.socket, value) -> None:
     sock.sendall(struct.pack("!Q", len(frame)) + frame)
 
 
-def recv_frame(sock: socket.socket, limit: int = MAX_HEADER_BYTES + MAX_PAYLOAD_BYTES + 64) -> bytes:
-    """One length-prefixed frame; EOFError if the peer is gone, WireError if it is too big."""
-    (size,) = struct.unpack("!Q", _recv_exact(sock, 8))
+def recv_frame(sock: socket.socket, limit: int = MAX_HEADER_BYTES + MAX_PAYLOAD_BYTES + 64,
+               deadline: float | None = None) -> bytes:
+    """One length-prefixed frame; EOFError if the peer is gone, WireError if it is too big,
+    socket.timeout once `deadline` (time.monotonic) passes, however slowly the bytes drip in."""
+    (size,) = struct.unpack("!Q", _recv_exact(sock, 8, deadline))
     if size > limit:
         raise WireError(f"frame of {size} bytes is over the cap of {limit}")
-    return _recv_exact(sock, size)
+    return _recv_exact(sock, size, deadline)
 
 
 def recv(sock: socket.socket):
     return decode(recv_frame(sock))
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int, deadline: float | None = None) -> bytes:
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("deadline passed")
+            sock.settimeout(left)
         k = sock.recv_into(view[got:], n - got)
         if k == 0:
             raise EOFError("the worker closed the connection")

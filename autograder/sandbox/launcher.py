@@ -171,9 +171,7 @@ class Worker:
             raise WorkerGone("CRASHED", f"the worker sent a malformed answer: {exc}") from None
 
     def _recv_until(self, deadline: float):
-        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        frame = wire.recv_frame(self.sock)
-        return wire.decode(frame)
+        return wire.decode(wire.recv_frame(self.sock, deadline=deadline))
 
     def kill(self) -> None:
         """Kill the worker and everything it started, then reap its keeper for the exit status.
