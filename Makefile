@@ -10,7 +10,8 @@ FORCE ?=
 ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 .DEFAULT_GOAL := help
-.PHONY: help venv release grade test clean
+N ?= 60
+.PHONY: help venv release grade test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +32,9 @@ grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1
 
 test: venv ## run the test suite
 	$(PY) -m pytest -q tests
+
+bench: release ## grade N submissions (default 60) with ours and with nbgrader autograde; writes bench/results.json
+	$(PY) -m autograder bench --n $(N)
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache

@@ -498,13 +498,13 @@ def run_nbgrader(cfg: CourseConfig, work: Path, students: list[Student], submitt
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for s in students:
             try:
-                gb.find_submission_notebook(notebook, ASSIGNMENT, s.id)
-            except MissingEntry:
+                if not (course / "autograded" / s.id / ASSIGNMENT / a.notebook).is_file():
+                    raise MissingEntry()
+                scores[s.id] = {gid: float(gb.find_grade(gid, notebook, ASSIGNMENT, s.id).score or 0.0)
+                                for gid in mapping}
+            except MissingEntry:  # autograde failed on this notebook: no points
                 not_graded.append(s.id)
                 scores[s.id] = {gid: 0.0 for gid in mapping}
-                continue
-            scores[s.id] = {gid: float(gb.find_grade(gid, notebook, ASSIGNMENT, s.id).score or 0.0)
-                            for gid in mapping}
     n = len(students)
     return NbgraderRun(n=n, wall_s=round(wall, 2), generate_s=round(generate_s, 2),
                        per_minute=round(60 * n / wall, 1), per_notebook_s=round(wall / n, 3), exit_code=code,

@@ -24,6 +24,16 @@ def _grade(args, cfg) -> int:
     return 0
 
 
+def _bench(args, cfg) -> int:
+    from autograder.bench import main as bench, memory_scaling
+
+    if args.scaling:
+        memory_scaling(cfg)
+    else:
+        bench(cfg, n=args.n, nbgrader=not args.no_nbgrader)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", default=None, help="course root holding course_config.py "
@@ -41,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "(default: course_config GRADING['lanes'], 0 = one per core)")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
     grade.set_defaults(run=_grade)
+
+    bench = commands.add_parser("bench", help="measure grading against nbgrader autograde on N submissions")
+    bench.add_argument("--n", type=int, default=60, help="submissions in the class (default 60)")
+    bench.add_argument("--no-nbgrader", action="store_true", help="measure ours only")
+    bench.add_argument("--scaling", action="store_true", help="peak memory and time at 50 and at 500")
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import sys
@@ -20,13 +19,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import report, wire
+from autograder import lanes as lanes_mod
+from autograder import report
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, CourseError
 from autograder.results import Status, SubmissionResult, TestOutcome
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
-REFERENCE_ID = "__reference__"
+REFERENCE_ID = lanes_mod.REFERENCE_ID
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
         return found, broken
     for student_dir in sorted(root.iterdir()):
         folder = student_dir / a.id
-        if not folder.is_dir() or folder.is_symlink():
+        if student_dir.is_symlink() or not folder.is_dir() or folder.is_symlink():
             continue
         student = student_dir.name
         if not STUDENT_ID.match(student) or student == REFERENCE_ID:
@@ -81,10 +81,23 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
                                           f"no {a.notebook} in {folder.relative_to(cfg.root)} "
                                           f"(found: {', '.join(others) or 'no notebook'})"))
                 continue
+        # Checked here, before a byte is read: the coordinator never follows a link planted in a
+        # submission, and never loads a file larger than a notebook may be.
+        if notebook.is_symlink() or not notebook.is_file():
+            broken.append(_unreadable(a, student, notebook.name,
+                                      f"{notebook.name}: is not a regular file (a link?); submit the notebook itself"))
+            continue
+        size = notebook.stat().st_size
+        if size > a.settings.max_notebook_bytes:
+            broken.append(_unreadable(a, student, notebook.name,
+                                      f"{notebook.name}: is {size / 1e6:.0f} MB, over the "
+                                      f"{a.settings.max_notebook_bytes / 1e6:.0f} MB limit; clear large outputs "
+                                      "(Kernel > Restart & Clear Output) and resubmit"))
+            continue
         try:
-            data = notebook.read_bytes() if not notebook.is_symlink() else b"symlink"
+            data = notebook.read_bytes()
         except OSError as exc:
-            broken.append(_unreadable(a, student, notebook.name, f"{notebook.name}: cannot be read ({exc})"))
+            broken.append(_unreadable(a, student, notebook.name, f"{notebook.name}: cannot be read ({exc.strerror})"))
             continue
         fp = hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
         found.append(Submission(student, notebook, fp))
@@ -95,53 +108,15 @@ def _unreadable(a: Assignment, student: str, notebook: str, message: str) -> Sub
     return SubmissionResult(student, a.id, notebook, load_error=message)
 
 
-# -- lanes (each one a trusted process; see judge/lane.py) -------------------------------------
-
-_LANE = None
-_CACHE_PATH = None
-
-
-def _lane_init(root: str, assignment_id: str) -> None:
-    global _LANE
-    from autograder.config import load
-    from autograder.judge.lane import Lane
-
-    a = load_assignment(load(root), assignment_id)
-    _LANE = Lane(a)
-
-
-def _lane_grade(student_id: str, notebook: str, fingerprint: str, cache_path: str | None) -> str:
-    """Grade one submission in this lane; the result travels back as JSON text."""
-    global _CACHE_PATH
-    if cache_path and cache_path != _CACHE_PATH:
-        _LANE.reference.cache.update(wire.decode(Path(cache_path).read_bytes()))
-        _CACHE_PATH = cache_path
-    result = _LANE.grade(student_id, Path(notebook))
-    result.fingerprint = fingerprint
-    return json.dumps(result.to_dict())
-
-
-def _lane_reference_check() -> tuple[str, bytes]:
-    result = _LANE.grade(REFERENCE_ID, _LANE.assignment.reference_notebook)
-    return json.dumps(result.to_dict()), _LANE.reference_cache_frame()
-
+# -- lanes -------------------------------------------------------------------------------------
 
 def _lane_count(cfg_lanes: int) -> int:
     return cfg_lanes if cfg_lanes > 0 else max(1, os.cpu_count() or 1)
 
 
-def _pool(cfg: CourseConfig, a: Assignment, lanes: int) -> cf.ProcessPoolExecutor:
-    # Lanes come from a fork server that imported torch, pytest and the judge once: a lane must
-    # not inherit the coordinator's state or threads, and should not pay for imports again.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.judge.lane"])
-    return cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context,
-                                  initializer=_lane_init, initargs=(str(cfg.root), a.id))
-
-
-def check_reference(pool, a: Assignment, cache_file: Path) -> SubmissionResult:
+def check_reference(executor, cfg: CourseConfig, a: Assignment, cache_file: Path) -> tuple[SubmissionResult, bytes]:
     """Grade the reference solution; it must get every point, or the hidden tests are wrong."""
-    text, frame = pool.submit(_lane_reference_check).result()
+    text, frame = executor.submit(lanes_mod.reference_check, str(cfg.root), a.id).result()
     result = SubmissionResult.from_dict(json.loads(text))
     bad = [t for t in result.tests if t.status is not Status.PASSED]
     if bad or result.load_error or result.load_issues:
@@ -150,42 +125,55 @@ def check_reference(pool, a: Assignment, cache_file: Path) -> SubmissionResult:
         raise CourseError(f"{a.reference_notebook}: the reference solution does not pass its own hidden "
                           f"tests, so grading would be unfair:\n" + "\n".join(lines or [f"  {result.load_error}"]))
     report.atomic_write_bytes(cache_file, frame)
-    return result
+    return result, frame
 
 
-def run_lanes(cfg: CourseConfig, a: Assignment, todo: list[Submission], cache_file: Path,
-              lanes: int, on_result, pool=None) -> None:
-    """Grade `todo`, calling on_result(SubmissionResult) as each finishes, whatever happens.
+def run_lanes(cfg: CourseConfig, a: Assignment, todo: list[Submission], reference_frame: bytes,
+              new_executor, on_result, batch_size: int = 1, executor=None) -> None:
+    """Grade `todo` in batches, calling on_result(SubmissionResult) as each finishes, whatever happens.
 
-    A lane that dies (BrokenProcessPool) takes the pool down; the unfinished submissions are
-    retried on a fresh pool, and one that was in flight twice when that happened is CRASHED.
+    A batch whose lane died (a local lane process, or a Dask worker) is retried, one submission
+    per batch so the culprit is isolated; a submission that was in flight when a lane died twice
+    is CRASHED instead of being retried forever. A local pool broken by a dead lane is replaced.
     """
     attempts = {s.student_id: 0 for s in todo}
-    pending = list(todo)
+    pending = [lanes_mod.batches([_item(s) for s in todo], batch_size)]
     while pending:
-        pool = pool or _pool(cfg, a, lanes)
-        with pool:
-            futures = {pool.submit(_lane_grade, s.student_id, str(s.notebook), s.fingerprint,
-                                   str(cache_file)): s for s in pending}
-            pending = []
-            for future in cf.as_completed(futures):
-                s = futures[future]
-                try:
-                    on_result(SubmissionResult.from_dict(json.loads(future.result())))
-                except cf.process.BrokenProcessPool:
-                    attempts[s.student_id] += 1
-                    if attempts[s.student_id] >= 2:
-                        on_result(_crashed(a, s, "the grading lane died twice while grading this submission"))
+        executor = executor or new_executor()
+        work, pending = pending[0], []
+        futures = {executor.submit(lanes_mod.grade_batch, str(cfg.root), a.id, reference_frame, batch): batch
+                   for batch in work}
+        retry = []
+        for future in cf.as_completed(futures):
+            batch = futures[future]
+            try:
+                for text in future.result():
+                    on_result(SubmissionResult.from_dict(json.loads(text)))
+            except Exception as exc:  # a lane that died, or a grader bug: never the whole run
+                for item in batch:
+                    if lanes_mod.is_lost_lane(exc):
+                        attempts[item.student_id] += 1
+                        if attempts[item.student_id] < 2:
+                            retry.append(item)
+                            continue
+                        reason = "the grading lane died twice while grading this submission"
+                        on_result(_crashed(a, item, reason))
                     else:
-                        pending.append(s)
-                except Exception as exc:  # a grader bug must cost one report, not the run
-                    on_result(_crashed(a, s, f"the grader failed on this submission: "
-                                             f"{type(exc).__name__}: {str(exc)[:300]}", Status.GRADER_ERROR))
-        pool = None
+                        on_result(_crashed(a, item, f"the grader failed on this submission: "
+                                                    f"{type(exc).__name__}: {str(exc)[:300]}", Status.GRADER_ERROR))
+        if retry:
+            pending = [lanes_mod.batches(retry, 1)]
+            if isinstance(executor, cf.ProcessPoolExecutor):
+                executor.shutdown(cancel_futures=True)
+                executor = None
 
 
-def _crashed(a: Assignment, s: Submission, reason: str, status: Status = Status.CRASHED) -> SubmissionResult:
-    result = SubmissionResult(s.student_id, a.id, s.notebook.name, load_error=reason, fingerprint="")
+def _item(s: Submission) -> lanes_mod.Item:
+    return lanes_mod.Item(s.student_id, s.notebook.name, s.notebook.read_bytes(), s.fingerprint)
+
+
+def _crashed(a: Assignment, s: lanes_mod.Item, reason: str, status: Status = Status.CRASHED) -> SubmissionResult:
+    result = SubmissionResult(s.student_id, a.id, s.notebook_name, load_error=reason, fingerprint="")
     result.tests = [TestOutcome(name=report.PLACEHOLDER, family="grading", score=0.0, max_score=0.0,
                                 status=status, output=reason)]
     return result
@@ -224,11 +212,12 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
 
     started = time.perf_counter()
     cache_file = out / ".reference.wire"
-    pool = _pool(cfg, a, lanes)
+    new_executor = lambda: lanes_mod.local_pool(str(cfg.root), a.id, lanes)  # noqa: E731
+    executor = new_executor()
     try:
-        reference = check_reference(pool, a, cache_file)
+        reference, frame = check_reference(executor, cfg, a, cache_file)
     except BaseException:
-        pool.shutdown(cancel_futures=True)
+        executor.shutdown(cancel_futures=True)
         raise
     template = reference  # every report lists every hidden test, even when nothing ran
 
@@ -252,7 +241,10 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
         report.write_student(out, r)  # written as each finishes: a crash later keeps these
         progress.step(r.student_id)
 
-    run_lanes(cfg, a, todo, cache_file, lanes, on_result, pool)
+    try:
+        run_lanes(cfg, a, todo, frame, new_executor, on_result, executor=executor)
+    finally:
+        executor.shutdown(cancel_futures=True)
     progress.done()
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)

@@ -258,7 +258,7 @@ def _ag_make():
             loss = torch.nn.functional.cross_entropy(logits, y)
             loss.backward()
             optimizer.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         return losses
 
     # -- assertions -----------------------------------------------------------------------------
@@ -367,8 +367,8 @@ def test_sdpa_masked_positions_get_no_weight():
 
 def test_sdpa_fully_masked_row_is_finite():
     got = _ag.sdpa(_ag.student, seed=13, mask="full_row", lead=[2, 3], T_q=6, T_k=9, d_k=8, d_v=5)
-    _ag.finite(got["weights"], "weights with a fully masked row")
-    _ag.finite(got["output"], "output with a fully masked row")
+    for part in ("weights", "output"):
+        _ag.finite(got[part], f"{part} with a fully masked row")
 
 
 def test_sdpa_large_logits_are_finite():

@@ -1,4 +1,6 @@
 """make grade end to end: the bundled examples, the reports, and a class that survives anything."""
+import concurrent.futures as cf
+from concurrent.futures.process import BrokenProcessPool
 import csv
 import json
 import shutil
@@ -6,7 +8,7 @@ import shutil
 import pytest
 
 from autograder.grade import grade
-from autograder.results import Status
+from autograder.results import Status, SubmissionResult
 
 EXPECTED = {  # the bundled Day 41 examples and what each must get
     "alice": lambda r: r["score"] == r["max_score"],                       # complete and correct
@@ -130,3 +132,41 @@ def test_grade_with_no_submissions_writes_empty_tables(course):
     grade(course, "day41_transformer", quiet=True)
     lines = (course.root / "grades" / "day41_transformer" / "scores.csv").read_text().splitlines()
     assert len(lines) == 1 and lines[0].startswith("student_id,")
+
+
+class FlakyLanes(cf.Executor):
+    """An executor whose lanes die on chosen students: `deaths[student]` times, then grade."""
+
+    def __init__(self, deaths):
+        self.deaths, self.calls = dict(deaths), []
+
+    def submit(self, fn, root, assignment_id, frame, batch):
+        future = cf.Future()
+        self.calls.append([item.student_id for item in batch])
+        for item in batch:
+            if self.deaths.get(item.student_id, 0) > 0:
+                self.deaths[item.student_id] -= 1
+                future.set_exception(BrokenProcessPool("a lane died"))
+                return future
+        future.set_result([json.dumps(SubmissionResult(i.student_id, assignment_id, i.notebook_name,
+                                                       fingerprint=i.fingerprint).to_dict()) for i in batch])
+        return future
+
+
+def test_a_dying_lane_is_retried_and_a_repeat_killer_is_crashed(course, tmp_path):
+    """When a lane dies mid-batch, are its submissions retried, and one that kills lanes twice CRASHED?"""
+    from autograder.assignment import load_assignment
+    from autograder.grade import Submission, run_lanes
+
+    a = load_assignment(course, "day41_transformer")
+    nb = tmp_path / "transformer.ipynb"
+    nb.write_text("{}")
+    todo = [Submission(s, nb, s) for s in ("ann", "ben", "kim", "zed")]
+    lanes = FlakyLanes({"ben": 1, "kim": 5})
+    got = {}
+    run_lanes(course, a, todo, b"", lambda: lanes, lambda r: got.setdefault(r.student_id, r),
+              batch_size=2, executor=lanes)
+    assert sorted(got) == ["ann", "ben", "kim", "zed"]
+    assert got["ben"].load_error is None and got["ann"].load_error is None
+    assert "died twice" in got["kim"].load_error and got["kim"].tests[0].status is Status.CRASHED
+    assert lanes.calls[0] == ["ann", "ben"] and ["ben"] in lanes.calls  # retried alone

@@ -478,7 +478,8 @@ class Run:
     report_bytes: dict = field(default_factory=dict)
     feedback: dict = field(default_factory=dict)
     leftovers: list[dict] = field(default_factory=list)
-    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, path, text)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (kind, path, text) outside scratch
+    scratch_left: list[str] = field(default_factory=list)  # in the grader's scratch folder (TMPDIR)
     fifo_opened: list[str] = field(default_factory=list)
 
 
@@ -489,13 +490,6 @@ def grader_files(run: Run) -> set[str]:
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
     return files
-
-
-def scratch_skeleton(path: str, scratch: Path) -> bool:
-    """The grader's own leftovers in its scratch folder: the reference worker's output log."""
-    rel = Path(path).relative_to(scratch).parts
-    return (len(rel) == 3 and rel[0].startswith("autograder-lane-") and rel[1].startswith("reference-")
-            and rel[2] == "output.log")
 
 
 def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], timeout_s: float) -> Run:
@@ -532,7 +526,8 @@ def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], t
                 except OSError:
                     continue
                 os.close(fd)
-                run.fifo_opened.append(str(fifo))
+                if str(fifo) not in run.fifo_opened:
+                    run.fifo_opened.append(str(fifo))
             thread.join(0.1)
     finally:
         for k, v in saved.items():
@@ -554,14 +549,11 @@ def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], t
     for top, skip in [(run.course, ()), *watched_roots]:
         files_after.update(snapshot(top, skip))
     allowed = grader_files(run)
-    scratch_after = snapshot(run.scratch)
     for kind, path in diff(files_before, files_after):
         if path in allowed:
             continue
         run.changes.append((kind, path, small_text(path) if kind != "deleted" else ""))
-    for path in scratch_after:
-        if not scratch_skeleton(path, run.scratch):
-            run.changes.append(("new", path, small_text(path)))
+    run.scratch_left = sorted(str(p.relative_to(run.scratch)) for p in run.scratch.rglob("*"))
 
     out = run.course / "grades" / ASSIGNMENT
     for s in run.students:
@@ -594,13 +586,15 @@ VOLATILE = {"timings", "duration_s", "duration", "created", "start", "stop"}
 
 
 def normalize(report: dict, roots: list[Path]) -> str:
-    """A report without what changes from run to run (timings, pytest's durations and dates,
-    the course copy's path)."""
-    def clean(x):
+    """A report without what changes from run to run: timings, pytest's durations and dates, and
+    the course copy's location (its path, and its folder names among pytest's keywords)."""
+    parts = {part for root in roots for part in Path(root).parts} | {""}
+
+    def clean(x, key=None):
         if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items() if k not in VOLATILE}
+            return {k: clean(v, k) for k, v in x.items() if k not in VOLATILE}
         if isinstance(x, list):
-            return [clean(v) for v in x]
+            return [clean(v) for v in x if not (key == "keywords" and v in parts)]
         return x
 
     text = json.dumps(clean(report), sort_keys=True, indent=1)
@@ -636,6 +630,7 @@ def leaks(report: dict, feedback: str, secret: list[str], course: Path) -> list[
 def check_case(case: Case, run: Run, secret: list[str], listener: Listener, marker_dir: Path) -> list[str]:
     """Every way this case's outcome differs from what EXPECT and the general rules demand."""
     e, problems = case.expect, []
+    lost, wrong = [], []
     if run.error:
         problems.append(f"the class did not finish: {run.error}")
     report = run.reports.get(case.name)
@@ -648,13 +643,18 @@ def check_case(case: Case, run: Run, secret: list[str], listener: Listener, mark
         got = f"{t['status']} {t['score']:g}/{t['max_score']:g}: {t['output'][:220]!r}"
         if matches(t["name"], e["keep"]):
             if t["status"] != "PASSED" or t["score"] != t["max_score"]:
-                problems.append(f"{t['name']} should keep its points, got {got}")
+                lost.append(f"{t['name']}: {got}")
         elif t in attacked:
             budget = t["status"] == "CRASHED" and t["output"].startswith(BUDGET_CRASH) and verdict
             if t["score"] != 0 or not (t["status"] in e["statuses"] or budget):
-                problems.append(f"{t['name']} should score 0 as {'/'.join(e['statuses'])}, got {got}")
+                wrong.append(f"{t['name']}: {got}")
         if t["status"] == "GRADER_ERROR" and "GRADER_ERROR" not in e["statuses"]:
             problems.append(f"{t['name']} is a GRADER_ERROR: {t['output'][:200]!r}")
+    if lost:
+        problems.append(f"{len(lost)} tests should keep their points but did not: " + "; ".join(lost[:4]))
+    if wrong:
+        problems.append(f"{len(wrong)} attacked tests should score 0 as {'/'.join(e['statuses'])} but did not: "
+                        + "; ".join(wrong[:4]))
     if "load_issues" in e:
         got = [i["status"] for i in report.get("load_issues", [])]
         if got != e["load_issues"]:
@@ -682,7 +682,9 @@ def check_case(case: Case, run: Run, secret: list[str], listener: Listener, mark
     seconds = report.get("timings", {}).get("total_s", 0)
     if seconds > e.get("max_seconds", 90):
         problems.append(f"grading took {seconds:.0f} s, over {e.get('max_seconds', 90)} s")
-    problems += leaks(report, run.feedback.get(case.name, ""), secret, run.course)
+    shown = leaks(report, run.feedback.get(case.name, ""), secret, run.course)
+    if shown:
+        problems.append(f"{len(shown)} texts the student sees leak hidden text: " + "; ".join(shown[:4]))
     # what it left behind, by its name
     procs = [p for p in run.leftovers if p.get("case") == case.name or case.name in (p.get("cmdline") or "")]
     if procs:

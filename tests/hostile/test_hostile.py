@@ -101,12 +101,12 @@ def corpus(tmp_path_factory):
         c.main = h.grade_class(h.Run("hostile", course, base / "scratch-hostile",
                                      [*h.NORMAL_STUDENTS, *(x.name for x in main)]), token, watched, WATCHDOG_S)
         watched.append((course, ()))
-        for case in (x for x in todo if x.expect.get("isolated")):
-            course = h.make_course(base / f"isolated-{case.name}", c.canary)
+        for i, case in enumerate(x for x in todo if x.expect.get("isolated")):
+            course = h.make_course(base / f"isolated-{i}", c.canary)
             h.add_normal_students(course)
             h.add_case(course, case, c.placeholders)
             c.isolated[case.name] = h.grade_class(
-                h.Run(f"isolated {case.name}", course, base / f"scratch-{case.name}",
+                h.Run(f"isolated {case.name}", course, base / f"scratch-isolated-{i}",
                       [*h.NORMAL_STUDENTS, case.name]), token, watched, WATCHDOG_S)
             watched.append((course, ()))
         yield c
@@ -142,11 +142,17 @@ def test_clean_class_grades_normally(corpus):
 
 
 def test_clean_class_leaves_nothing_behind(corpus):
-    """After a clean class, are the grader's scratch folders gone and no process left?"""
+    """After a clean class, is no process left and no file outside the grader's scratch changed?"""
     b = corpus.baseline
-    left = sorted(str(p.relative_to(b.scratch)) for p in b.scratch.rglob("*"))
     assert not b.leftovers, b.leftovers
-    assert not left, f"the grader left {len(left)} paths in its scratch folder (TMPDIR), e.g. {left[:6]}"
+    assert not h.own_changes(b, corpus.course_roots, corpus.token), h.own_changes(b, corpus.course_roots, corpus.token)[:10]
+
+
+def test_grader_scratch_is_cleaned_up(corpus):
+    """After each class, clean or hostile, is the grader's scratch folder (its TMPDIR) empty again?"""
+    left = {run.label: run.scratch_left[:6] + [f"{len(run.scratch_left)} paths in all"]
+            for run in (corpus.baseline, *corpus.runs) if run.scratch_left}
+    assert not left, left
 
 
 # -- per case: (a), (b), (d) ---------------------------------------------------------------------
