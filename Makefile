@@ -7,6 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ASSIGNMENT ?=
 FORCE ?=
+SCHEDULER ?=
 ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 .DEFAULT_GOAL := help
@@ -27,8 +28,8 @@ venv: $(VENV)/.installed ## create or update the project-local virtual environme
 release: venv ## build release/ (student) and solutions/ from assignments/ with nbgrader
 	$(PY) -m autograder release $(ARGS)
 
-grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 to regrade all)
-	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force)
+grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 regrades all, SCHEDULER=tcp://host:8786)
+	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 test: venv ## run the test suite
 	$(PY) -m pytest -q tests

@@ -20,7 +20,7 @@ def _release(args, cfg) -> int:
 def _grade(args, cfg) -> int:
     from autograder.grade import grade
 
-    grade(cfg, args.assignment, force=args.force, lanes=args.lanes, quiet=args.quiet)
+    grade(cfg, args.assignment, force=args.force, lanes=args.lanes, quiet=args.quiet, scheduler=args.scheduler)
     return 0
 
 
@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--lanes", type=int, default=None, help="parallel grading processes "
                        "(default: course_config GRADING['lanes'], 0 = one per core)")
     grade.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    grade.add_argument("--scheduler", default=None, help="grade on a Dask cluster at this address "
+                       "(tcp://host:8786; default: course_config GRADING['scheduler'], empty = local lanes)")
     grade.set_defaults(run=_grade)
 
     bench = commands.add_parser("bench", help="measure grading against nbgrader autograde on N submissions")

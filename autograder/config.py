@@ -50,6 +50,8 @@ class GradingSettings:
     max_pids: int = 64                 # processes and threads per worker tree (a fork storm stops here)
     scratch_mb: int = 64               # the worker's only writable folder (a tmpfs)
     min_isolation: str = "process"     # refuse to grade below: process, unprivileged, namespaced, contained
+    scheduler: str = ""                # "" = local lanes; "tcp://host:8786" = a Dask cluster
+    batch_size: int = 0                # submissions per task on a cluster; 0 = enough to amortize warm-up
     max_output_bytes: int = 8 << 20    # what a worker may print or write
     max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
     max_code_cells: int = 2000

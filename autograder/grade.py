@@ -198,9 +198,20 @@ def check_isolation(minimum: str):
     return caps
 
 
+def executor_factory(cfg: CourseConfig, a: Assignment, lanes: int, scheduler: str, n: int):
+    """(a function making the executor, batch size): the local pool, or a Dask cluster."""
+    if scheduler:
+        from autograder.cluster import dask_executor
+
+        size = a.settings.batch_size or max(1, min(16, n // 8 or 1))
+        return (lambda: dask_executor(scheduler)), size
+    return (lambda: lanes_mod.local_pool(str(cfg.root), a.id, lanes)), 1
+
+
 def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
-                     lanes: int | None = None, quiet: bool = False) -> list[SubmissionResult]:
+                     lanes: int | None = None, quiet: bool = False, scheduler: str | None = None) -> list[SubmissionResult]:
     a = load_assignment(cfg, assignment_id)
+    scheduler = a.settings.scheduler if scheduler is None else scheduler
     out = cfg.root / "grades" / a.id
     grader_fp = grader_fingerprint(a)
     subs, broken = discover(cfg, a, grader_fp)
@@ -208,11 +219,12 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
 
     say = (lambda *m: None) if quiet else (lambda *m: print(*m, flush=True))
     caps = check_isolation(a.settings.min_isolation)
-    say(f"grading {a.id}: {len(subs)} submissions, {lanes} lanes, isolation {caps.describe()}")
+    where = f"Dask cluster at {scheduler}" if scheduler else f"{lanes} local lanes"
+    say(f"grading {a.id}: {len(subs)} submissions on {where}, isolation {caps.describe()}")
 
     started = time.perf_counter()
     cache_file = out / ".reference.wire"
-    new_executor = lambda: lanes_mod.local_pool(str(cfg.root), a.id, lanes)  # noqa: E731
+    new_executor, batch_size = executor_factory(cfg, a, lanes, scheduler, len(subs))
     executor = new_executor()
     try:
         reference, frame = check_reference(executor, cfg, a, cache_file)
@@ -242,7 +254,7 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
         progress.step(r.student_id)
 
     try:
-        run_lanes(cfg, a, todo, frame, new_executor, on_result, executor=executor)
+        run_lanes(cfg, a, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
     finally:
         executor.shutdown(cancel_futures=True)
     progress.done()
@@ -256,11 +268,11 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
 
 
 def grade(cfg: CourseConfig, assignment_id: str | None = None, force: bool = False,
-          lanes: int | None = None, quiet: bool = False) -> dict[str, list[SubmissionResult]]:
+          lanes: int | None = None, quiet: bool = False, scheduler: str | None = None) -> dict[str, list[SubmissionResult]]:
     ids = [assignment_id] if assignment_id else [
         aid for aid in cfg.assignments() if any((cfg.source_dir / aid / "hidden").glob("test_*.py"))]
     if not ids:
         raise CourseError(f"{cfg.source_dir}: no assignment with hidden tests to grade")
-    runs = {aid: grade_assignment(cfg, aid, force, lanes, quiet) for aid in ids}
+    runs = {aid: grade_assignment(cfg, aid, force, lanes, quiet, scheduler) for aid in ids}
     report.write_class_grades(cfg.root / "grades", cfg)
     return runs
