@@ -12,7 +12,8 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 
 .DEFAULT_GOAL := help
 N ?= 60
-.PHONY: help venv release grade test bench clean
+ZIP ?=
+.PHONY: help venv release grade export collect test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,6 +31,12 @@ release: venv ## build release/ (student) and solutions/ from assignments/ with 
 
 grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 regrades all, SCHEDULER=tcp://host:8786)
 	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from the last grading
+	$(PY) -m autograder export
+
+collect: venv ## import an LMS zip: make collect ZIP=path ASSIGNMENT=name
+	$(PY) -m autograder collect --zip "$(ZIP)" --assignment "$(ASSIGNMENT)"
 
 test: venv ## run the test suite
 	$(PY) -m pytest -q tests

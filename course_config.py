@@ -34,3 +34,24 @@ GRADING = {
     "speed_repeats": 5,
     "forward_time_limit_s": 0.5,   # the setup guide's bound on one forward pass
 }
+
+# Due dates per assignment (UTC). A submission's time comes from nbgrader's timestamp.txt in
+# submitted/<student>/<assignment>/, or from the notebook file's modification time.
+DUE = {
+    "day41_transformer": "2026-11-28 23:59:00 UTC",
+    "day42_attention": "2026-12-05 23:59:00 UTC",
+}
+
+LATE_POLICY = {
+    "kind": "percent_per_day",     # none | zero | percent_per_day
+    "percent_per_day": 10.0,       # of the points earned, per started day late
+    "cap_percent": 50.0,
+    "grace_minutes": 15.0,
+}
+
+# LMS bulk downloads (make collect ZIP=... ASSIGNMENT=...): file names like
+# lastname_firstname_12345_678_transformer.ipynb; lms_id is looked up in the roster CSV.
+COLLECT = {
+    "pattern": r"^(?P<last>[^_]+)_(?P<first>[^_]+)_(?P<lms_id>\d+)_\d+_(?P<file>.+)$",
+    "roster": "roster.csv",
+}

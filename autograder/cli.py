@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from autograder import config as config_mod
 
@@ -22,6 +23,29 @@ def _grade(args, cfg) -> int:
 
     grade(cfg, args.assignment, force=args.force, lanes=args.lanes, quiet=args.quiet, scheduler=args.scheduler)
     return 0
+
+
+def _export(args, cfg) -> int:
+    from autograder.export import export
+
+    written = export(cfg)
+    print(f"wrote {len(written)} files: Gradescope results.json per submission in grades/<assignment>/gradescope/, "
+          "grades/canvas.csv, grades/grades.csv")
+    return 0
+
+
+def _collect(args, cfg) -> int:
+    from autograder.collect import collect
+
+    result = collect(cfg, Path(args.zip), args.assignment)
+    for student, name in result.imported.items():
+        print(f"imported {name} -> {cfg.submitted_dir.name}/{student}/{args.assignment}/")
+    for name in result.skipped:
+        print(f"skipped {name}")
+    for name in result.unmatched:
+        print(f"UNMATCHED {name}: no student for this name; fix COLLECT['pattern'] or the roster", file=sys.stderr)
+    print(f"{len(result.imported)} imported, {len(result.skipped)} skipped, {len(result.unmatched)} unmatched")
+    return 1 if result.unmatched else 0
 
 
 def _bench(args, cfg) -> int:
@@ -53,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--scheduler", default=None, help="grade on a Dask cluster at this address "
                        "(tcp://host:8786; default: course_config GRADING['scheduler'], empty = local lanes)")
     grade.set_defaults(run=_grade)
+
+    export = commands.add_parser("export", help="Gradescope results.json, a Canvas CSV and grades/grades.csv "
+                                 "from the reports")
+    export.set_defaults(run=_export)
+
+    collect = commands.add_parser("collect", help="import an LMS bulk download into submitted/")
+    collect.add_argument("--zip", required=True, help="the zip file the LMS produced")
+    collect.add_argument("--assignment", required=True, help="the assignment these submissions are for")
+    collect.set_defaults(run=_collect)
 
     bench = commands.add_parser("bench", help="measure grading against nbgrader autograde on N submissions")
     bench.add_argument("--n", type=int, default=60, help="submissions in the class (default 60)")

@@ -59,12 +59,34 @@ class GradingSettings:
 
 
 @dataclass(frozen=True)
+class LatePolicy:
+    """What a late submission costs. kind: "none", "zero" (late = 0 points) or "percent_per_day"
+    (percent_per_day of the earned points per started day late, at most cap_percent)."""
+    kind: str = "none"
+    percent_per_day: float = 10.0
+    cap_percent: float = 50.0
+    grace_minutes: float = 0.0
+
+
+@dataclass(frozen=True)
+class CollectSettings:
+    """How an LMS bulk download maps to students. `pattern` is a regular expression over each
+    file name in the zip, with a named group `student` (a student id) or `lms_id` (looked up in
+    the roster). `roster` is a CSV file with columns student_id, lms_id, name, sis_id, section."""
+    pattern: str = r"^(?P<last>[^_]+)_(?P<first>[^_]+)_(?P<lms_id>\d+)_\d+_(?P<file>.+)$"
+    roster: str = "roster.csv"
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     root: Path
     course_id: str
     nbgrader: NbgraderSettings = field(default_factory=NbgraderSettings)
     release: ReleaseSettings = field(default_factory=ReleaseSettings)
     grading: GradingSettings = field(default_factory=GradingSettings)
+    late_policy: LatePolicy = field(default_factory=LatePolicy)
+    collect: CollectSettings = field(default_factory=CollectSettings)
+    due: dict = field(default_factory=dict)   # assignment id -> due date, "YYYY-MM-DD HH:MM:SS UTC"
 
     # Resolved course paths; every stage asks here instead of joining strings itself.
     @property
@@ -113,7 +135,7 @@ class CourseConfig:
 
 # course_config.py's top-level names, and the section each fills.
 _SECTIONS: dict[str, type] = {"NBGRADER": NbgraderSettings, "RELEASE": ReleaseSettings,
-                              "GRADING": GradingSettings}
+                              "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings}
 
 
 def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
@@ -154,12 +176,29 @@ def load(root: str | Path | None = None) -> CourseConfig:
     except Exception as exc:  # a syntax error or a bad expression in the config
         raise ConfigError(f"{path}: could not be read: {type(exc).__name__}: {exc}") from exc
     settings = {k: v for k, v in namespace.items() if k.isupper()}
-    unknown = sorted(set(settings) - set(_SECTIONS) - {"COURSE_ID"})
+    unknown = sorted(set(settings) - set(_SECTIONS) - {"COURSE_ID", "DUE"})
     if unknown:
-        raise ConfigError(f"{path}: unknown setting {unknown[0]}; known: COURSE_ID, {', '.join(_SECTIONS)}")
+        raise ConfigError(f"{path}: unknown setting {unknown[0]}; known: COURSE_ID, DUE, {', '.join(_SECTIONS)}")
+    due = settings.get("DUE", {})
+    if not isinstance(due, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in due.items()):
+        raise ConfigError(f"{path}: DUE must map assignment ids to due dates like \"2026-12-01 23:59:00 UTC\"")
+    for aid, when in due.items():
+        try:
+            parse_time(when)
+        except ValueError:
+            raise ConfigError(f"{path}: DUE[{aid!r}] = {when!r} is not a date like \"2026-12-01 23:59:00 UTC\"") from None
     course_id = settings.get("COURSE_ID")
     if not isinstance(course_id, str) or not course_id:
         raise ConfigError(f"{path}: COURSE_ID must be a non-empty string")
     sections = {name.lower(): _section(cls, name, settings.get(name, {}), path)
                 for name, cls in _SECTIONS.items()}
-    return CourseConfig(root=root, course_id=course_id, **sections)
+    if sections["late_policy"].kind not in ("none", "zero", "percent_per_day"):
+        raise ConfigError(f"{path}: LATE_POLICY['kind'] must be none, zero or percent_per_day")
+    return CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+
+
+def parse_time(text: str):
+    """A timestamp as nbgrader writes them (timestamp.txt, due dates): an aware UTC datetime."""
+    from nbgrader.utils import parse_utc
+
+    return parse_utc(text.strip()).replace(tzinfo=__import__("datetime").timezone.utc)

@@ -10,6 +10,7 @@ Order matters:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import hashlib
 import json
 import os
@@ -20,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import lanes as lanes_mod
-from autograder import report
+from autograder import gradebook, late, report
 from autograder.assignment import Assignment, load_assignment
-from autograder.config import CourseConfig, CourseError
+from autograder.config import CourseConfig, CourseError, parse_time
 from autograder.results import Status, SubmissionResult, TestOutcome
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
@@ -34,6 +35,7 @@ class Submission:
     student_id: str
     notebook: Path
     fingerprint: str
+    submitted_at: dt.datetime | None = None
 
 
 # -- discovery ---------------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
             broken.append(_unreadable(a, student, notebook.name, f"{notebook.name}: cannot be read ({exc.strerror})"))
             continue
         fp = hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
-        found.append(Submission(student, notebook, fp))
+        found.append(Submission(student, notebook, fp, late.submission_time(folder, notebook)))
     return found, broken
 
 
@@ -149,6 +151,8 @@ def run_lanes(cfg: CourseConfig, a: Assignment, todo: list[Submission], referenc
             try:
                 for text in future.result():
                     on_result(SubmissionResult.from_dict(json.loads(text)))
+            except CourseError:
+                raise  # the cluster is gone or cannot grade (cluster.py): end the run, reports so far kept
             except Exception as exc:  # a lane that died, or a grader bug: never the whole run
                 for item in batch:
                     if lanes_mod.is_lost_lane(exc):
@@ -198,6 +202,16 @@ def check_isolation(minimum: str):
     return caps
 
 
+def apply_late_policy(cfg: CourseConfig, assignment_id: str, r: SubmissionResult,
+                      submitted_at: dt.datetime | None) -> SubmissionResult:
+    """Stamp the submission time and the late penalty (recomputed every run, reports reused or not)."""
+    due = cfg.due.get(assignment_id)
+    r.submitted_at = submitted_at.isoformat(timespec="seconds") if submitted_at else ""
+    r.late_by_s = max(0.0, (submitted_at - parse_time(due)).total_seconds()) if due and submitted_at else 0.0
+    r.penalty = late.penalty(cfg.late_policy, r.raw_score, r.late_by_s)
+    return r
+
+
 def executor_factory(cfg: CourseConfig, a: Assignment, lanes: int, scheduler: str, n: int):
     """(a function making the executor, batch size): the local pool, or a Dask cluster."""
     if scheduler:
@@ -244,13 +258,20 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
             todo.append(s)
     for r in broken:
         results[r.student_id] = report.fill_missing_tests(r, template)
+    # Students the gradebook knows but who submitted nothing still get a row, at 0.
+    for student in gradebook.students(cfg):
+        if student not in results and student not in {s.student_id for s in subs}:
+            folder = cfg.submitted_dir.name + f"/{student}/{a.id}/"
+            results[student] = report.fill_missing_tests(SubmissionResult(
+                student, a.id, a.notebook, load_error=f"no submission found in {folder}"), template)
+    times = {s.student_id: s.submitted_at for s in subs}
 
     progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
 
     def on_result(r: SubmissionResult) -> None:
-        r = report.fill_missing_tests(r, template)
+        r = apply_late_policy(cfg, a.id, report.fill_missing_tests(r, template), times.get(r.student_id))
         results[r.student_id] = r
-        report.write_student(out, r)  # written as each finishes: a crash later keeps these
+        report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
         progress.step(r.student_id)
 
     try:
@@ -258,8 +279,13 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
     finally:
         executor.shutdown(cancel_futures=True)
     progress.done()
+    graded = {s.student_id for s in todo}
+    for student, r in results.items():  # reused and unreadable ones: the due date may have moved
+        if student not in graded:
+            report.write_student(out, apply_late_policy(cfg, a.id, r, times.get(student)), cfg.late_policy)
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)
+    gradebook.record(cfg, a.id, a.notebook, ordered, template)
     reused = len(subs) - len(todo)
     say(report.summary_table(ordered))
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {reused} unchanged and "

@@ -170,7 +170,7 @@ def check_for_leaks(cfg: CourseConfig, assignment_id: str, release_folder: Path)
 def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solutions_to: Path) -> None:
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells
+    from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells, SaveCells
 
     # nbgrader shells out to alembic, which sits beside this interpreter in the venv.
     bin_dir = os.path.dirname(sys.executable)
@@ -183,6 +183,15 @@ def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solut
     # nbgrader's solution step would execute the notebook (training included): slow, and
     # its outputs would differ run to run. We keep the solutions output-free and byte-stable.
     config.GenerateSolution.preprocessors = [IncludeHeaderFooter, LockCells, ClearOutput, ClearMarkScheme]
+    # The gradebook's grade cells are the hidden tests, written by the grade step: the release
+    # must not add the notebook's visible test cells to them (their points are not the grade).
+    config.GenerateAssignment.preprocessors = [p for p in GenerateAssignment.class_traits()["preprocessors"].default()
+                                               if p is not SaveCells]
+    config.GenerateAssignment.no_database = True
+    from nbgrader.api import Gradebook
+
+    with Gradebook(cfg.db_url, course_id=cfg.course_id) as gb:
+        gb.update_or_create_assignment(assignment_id)  # generate_solution looks it up
     for converter in (GenerateAssignment, GenerateSolution):
         log = io.StringIO()
         app = converter(coursedir=CourseDirectory(config=config), config=config)

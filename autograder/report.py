@@ -62,16 +62,19 @@ def fill_missing_tests(result: SubmissionResult, template: SubmissionResult) -> 
     return result
 
 
-def write_student(out: Path, result: SubmissionResult) -> None:
+def write_student(out: Path, result: SubmissionResult, policy=None) -> None:
     atomic_write_text(out / "reports" / f"{result.student_id}.json", json.dumps(result.to_dict(), indent=1))
-    atomic_write_text(out / "feedback" / f"{result.student_id}.html", render_feedback(result))
+    atomic_write_text(out / "feedback" / f"{result.student_id}.html", render_feedback(result, policy))
 
 
-def render_feedback(result: SubmissionResult) -> str:
+def render_feedback(result: SubmissionResult, policy=None) -> str:
+    from autograder import late
+
     families: dict[str, list[TestOutcome]] = {}
     for t in result.tests:
         families.setdefault(t.family, []).append(t)
-    return _env.get_template("feedback.html.j2").render(r=result, families=families,
+    lateness = late.describe(policy, result.late_by_s, result.penalty) if policy and result.submitted_at else ""
+    return _env.get_template("feedback.html.j2").render(r=result, families=families, lateness=lateness,
                                                         family_scores=result.family_scores())
 
 
@@ -97,12 +100,12 @@ def write_assignment(out: Path, assignment, results: list[SubmissionResult], tem
     families = families_of(template, assignment.settings.families)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student_id", *families, "score", "max_score", "percent"])
+    w.writerow(["student_id", *families, "submitted_at", "late_penalty", "score", "max_score", "percent"])
     for r in results:
         fs = r.family_scores()
         most = template.max_score
-        w.writerow([r.student_id, *(_num(fs.get(f, (0.0, 0.0))[0]) for f in families),
-                    _num(r.score), _num(most), _num(round(100 * r.score / most, 2) if most else 0.0)])
+        w.writerow([r.student_id, *(_num(fs.get(f, (0.0, 0.0))[0]) for f in families), r.submitted_at,
+                    _num(r.penalty), _num(r.score), _num(most), _num(round(100 * r.score / most, 2) if most else 0.0)])
     atomic_write_text(out / "scores.csv", buf.getvalue())
     # A second run replaces the first: reports of students no longer submitted are removed.
     keep = {r.student_id for r in results}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
 
 
@@ -56,10 +57,20 @@ class SubmissionResult:
     timings: dict[str, float] = field(default_factory=dict)
     pytest_report: dict | None = None
     fingerprint: str = ""               # what the incremental regrade compares
+    # Pictures for the feedback page, drawn in the lane (autograder/figures.py):
+    # {"title", "png_b64", "note", "caption", "alt"}, all text; "note" says why the student's side is missing.
+    figures: list[dict] = field(default_factory=list)
+    submitted_at: str = ""              # ISO time, from timestamp.txt or the file's mtime
+    late_by_s: float = 0.0
+    penalty: float = 0.0                # points taken off by the late policy
+
+    @property
+    def raw_score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
 
     @property
     def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 4)
+        return round(max(0.0, self.raw_score - self.penalty), 4)
 
     @property
     def max_score(self) -> float:
@@ -79,12 +90,17 @@ class SubmissionResult:
             "notebook": self.notebook,
             "score": self.score,
             "max_score": self.max_score,
+            "raw_score": self.raw_score,
+            "penalty": self.penalty,
+            "submitted_at": self.submitted_at,
+            "late_by_s": self.late_by_s,
             "tests": [t.to_dict() for t in self.tests],
             "load_error": self.load_error,
             "load_issues": [asdict(i) for i in self.load_issues],
             "isolation": self.isolation,
             "timings": self.timings,
             "fingerprint": self.fingerprint,
+            "figures": self.figures,
             "pytest_json_report": self.pytest_report,
         }
 
@@ -96,4 +112,24 @@ class SubmissionResult:
                    load_issues=[LoadIssue(**i) for i in d.get("load_issues", [])],
                    load_error=d.get("load_error"), isolation=d.get("isolation", ""),
                    timings=d.get("timings", {}), pytest_report=d.get("pytest_json_report"),
-                   fingerprint=d.get("fingerprint", ""))
+                   fingerprint=d.get("fingerprint", ""), submitted_at=d.get("submitted_at", ""),
+                   late_by_s=d.get("late_by_s", 0.0), penalty=d.get("penalty", 0.0),
+                   figures=_figures(d.get("figures")))
+
+
+FIGURE_KEYS = ("title", "png_b64", "note", "caption", "alt")
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def _figures(raw) -> list[dict]:
+    """Figures as they travel and as reports keep them: a list of dicts of text; anything else is dropped."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for f in raw:
+        if isinstance(f, dict):
+            f = {k: f[k] for k in FIGURE_KEYS if isinstance(f.get(k), str)}
+            if not _BASE64.fullmatch(f.get("png_b64", "")):
+                f.pop("png_b64")
+            out.append(f)
+    return out

@@ -13,7 +13,7 @@ from autograder.config import load
 
 REPO = Path(__file__).resolve().parent.parent
 FILES = Path(__file__).parent / "files"
-COURSE_FILES = ("assignments", "release", "solutions", "course_config.py", "nbgrader_config.py")
+COURSE_FILES = ("assignments", "release", "solutions", "course_config.py", "nbgrader_config.py", "roster.csv")
 
 
 def copy_course(dest: Path, with_submissions: bool = True) -> Path:

@@ -12,14 +12,15 @@ GUIDE_MODEL = dict(vocab_size=1000, d_model=128, num_heads=8, num_layers=2, d_ff
 @points(2)
 def test_mha_speed(submission, reference, settings):
     """Is your multi-head attention forward pass within the allowed factor of the reference's speed?"""
-    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats, what="mha", **MHA)
+    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats, settings.speed_factor,
+                                what="mha", **MHA)
     expect_speed(ratio, settings.speed_factor, "MultiHeadAttention forward")
 
 
 @points(1)
 def test_encoder_speed(submission, reference, settings):
     """Is your encoder layer's forward pass within the allowed factor of the reference's speed?"""
-    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats,
+    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats, settings.speed_factor,
                                 what="encoder", **ENCODER)
     expect_speed(ratio, settings.speed_factor, "TransformerEncoderLayer forward")
 
@@ -27,7 +28,7 @@ def test_encoder_speed(submission, reference, settings):
 @points(1)
 def test_model_speed(submission, reference, settings):
     """Is your model's forward pass within the allowed factor of the reference's speed?"""
-    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats,
+    ratio, _, _ = compare_speed(submission, reference, "time_forward", settings.speed_repeats, settings.speed_factor,
                                 what="model", **MODEL)
     expect_speed(ratio, settings.speed_factor, "SimpleTransformer forward")
 

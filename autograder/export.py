@@ -1,0 +1,86 @@
+"""Export stage: Gradescope results.json per submission, a Canvas gradebook CSV, the class grades.
+
+Reads only the reports the grade stage wrote; it never grades anything itself.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from autograder import report
+from autograder.config import CourseConfig
+from autograder.results import Status, SubmissionResult
+from autograder.roster import load_roster
+
+GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
+
+
+def gradescope_results(r: SubmissionResult) -> dict:
+    """One submission in Gradescope's autograder results.json form."""
+    tests = []
+    for number, t in enumerate(r.tests, 1):
+        visibility = t.visibility if t.visibility in GRADESCOPE_VISIBILITY else "visible"
+        text = (t.description + "\n" if t.description else "") + (t.output or "")
+        tests.append({"name": t.name, "number": str(number), "score": t.score, "max_score": t.max_score,
+                      "status": "passed" if t.status is Status.PASSED else "failed",
+                      "output": text.strip(), "output_format": "text", "tags": [t.family, t.status.value],
+                      "visibility": visibility})
+    notes = []
+    if r.load_error:
+        notes.append(r.load_error)
+    if r.penalty:
+        notes.append(f"Late penalty: -{r.penalty:g} points (submitted {r.submitted_at}); tests earned {r.raw_score:g}.")
+    return {"score": r.score, "execution_time": round(r.timings.get("total_s", 0.0)),
+            "output": "\n".join(notes), "output_format": "text", "test_output_format": "text",
+            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"max_score": r.max_score, "isolation": r.isolation}}
+
+
+def _reports(assignment_dir: Path) -> list[SubmissionResult]:
+    return sorted(report.previous_reports(assignment_dir).values(), key=lambda r: r.student_id)
+
+
+def canvas_csv(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> str:
+    """Canvas's gradebook import format: the student columns, then one column per assignment."""
+    roster = load_roster(cfg)
+    aids = sorted(graded)
+    students = sorted({r.student_id for results in graded.values() for r in results} | set(roster))
+    scores = {(aid, r.student_id): r.score for aid, results in graded.items() for r in results}
+    maxima = {aid: max((r.max_score for r in results), default=0.0) for aid, results in graded.items()}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *aids])
+    w.writerow(["    Points Possible", "", "", "", "", *(f"{maxima[a]:g}" for a in aids)])
+    for sid in students:
+        who = roster.get(sid)
+        name = who.name if who and who.name else sid
+        last_first = ", ".join(reversed(name.split(" ", 1))) if " " in name else name
+        w.writerow([last_first, who.lms_id if who else "", who.sis_id if who else "", sid,
+                    who.section if who else "",
+                    *(f"{scores[(a, sid)]:g}" if (a, sid) in scores else "" for a in aids)])
+    return buf.getvalue()
+
+
+def export(cfg: CourseConfig) -> list[Path]:
+    """Write every export from the current reports; returns the files written."""
+    grades = cfg.root / "grades"
+    graded = {d.name: _reports(d) for d in sorted(grades.iterdir()) if (d / "reports").is_dir()} \
+        if grades.is_dir() else {}
+    written = []
+    for aid, results in graded.items():
+        folder = grades / aid / "gradescope"
+        keep = set()
+        for r in results:
+            path = folder / f"{r.student_id}.json"
+            report.atomic_write_text(path, json.dumps(gradescope_results(r), indent=1))
+            written.append(path)
+            keep.add(path.name)
+        for stale in folder.glob("*.json"):
+            if stale.name not in keep:
+                stale.unlink()
+    canvas = grades / "canvas.csv"
+    report.atomic_write_text(canvas, canvas_csv(cfg, graded))
+    report.write_class_grades(grades, cfg)
+    return [*written, canvas, grades / "grades.csv"]

@@ -1,0 +1,72 @@
+"""The course's nbgrader gradebook, written through nbgrader's own API.
+
+Each hidden test becomes a grade cell of the assignment's notebook, so `nbgrader export` and
+formgrader show the same points as scores.csv; a regrade updates the same rows, never adds more.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder.config import CourseConfig, parse_time
+from autograder.results import SubmissionResult
+from autograder.roster import load_roster
+
+
+def _open(cfg: CourseConfig):
+    import os
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    # nbgrader checks the schema with alembic, which sits beside this interpreter in the venv.
+    bin_dir = os.path.dirname(sys.executable)
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return Gradebook(cfg.db_url, course_id=cfg.course_id)
+
+
+def students(cfg: CourseConfig) -> list[str]:
+    """Student ids the gradebook already knows (an empty list before the first run)."""
+    if not (cfg.root / cfg.nbgrader.gradebook).exists():
+        return []
+    with _open(cfg) as gb:
+        return sorted(s.id for s in gb.students)
+
+
+def record(cfg: CourseConfig, assignment_id: str, notebook: str, results: list[SubmissionResult],
+           template: SubmissionResult) -> None:
+    """Write every student's per-test points and late penalty into the gradebook."""
+    from nbgrader.api import Grade, MissingEntry
+
+    name = Path(notebook).stem
+    due = cfg.due.get(assignment_id)
+    with _open(cfg) as gb:
+        gb.update_or_create_assignment(assignment_id, duedate=parse_time(due).replace(tzinfo=None) if due else None)
+        nb = gb.update_or_create_notebook(name, assignment_id)
+        wanted = {t.name for t in template.tests}
+        for cell in list(nb.grade_cells):  # a test removed from hidden/, or a cell an older release saved
+            if cell.name not in wanted:
+                for grade in list(cell.grades):
+                    gb.db.delete(grade)
+                gb.db.delete(cell)
+        gb.db.commit()
+        for t in template.tests:
+            gb.update_or_create_grade_cell(t.name, name, assignment_id, max_score=t.max_score, cell_type="code")
+        roster = load_roster(cfg)
+        for r in results:
+            who = roster.get(r.student_id)
+            first, _, last = (who.name if who else "").partition(" ")
+            gb.update_or_create_student(r.student_id, **({"first_name": first, "last_name": last} if who else {}))
+            kwargs = {"timestamp": r.submitted_at} if r.submitted_at else {}
+            submission = gb.update_or_create_submission(assignment_id, r.student_id, **kwargs)
+            (submitted_nb,) = [n for n in submission.notebooks if n.name == name]
+            submitted_nb.late_submission_penalty = r.penalty
+            scores = {t.name: t.score for t in r.tests}
+            for cell in submitted_nb.notebook.grade_cells:
+                try:
+                    grade = gb.find_grade(cell.name, name, assignment_id, r.student_id)
+                except MissingEntry:  # a hidden test added since this submission was first recorded
+                    grade = Grade(cell_id=cell.id, notebook=submitted_nb)
+                    gb.db.add(grade)
+                grade.auto_score = scores.get(cell.name, 0.0)
+        gb.db.commit()
