@@ -57,7 +57,8 @@ def read_code_cells(path: Path, skip_tags, max_bytes: int, max_code_cells: int) 
             source = "".join(s for s in source if isinstance(s, str))
         if not isinstance(source, str) or not source.strip():
             continue
-        out.append({"number": number, "source": source})
+        grade_id = nbg.get("grade_id") if isinstance(nbg.get("grade_id"), str) else ""
+        out.append({"number": number, "source": source, "label": grade_id[:60]})
     if len(out) > max_code_cells:
         raise NotebookError(f"{path.name}: has {len(out)} code cells, over the limit of {max_code_cells}")
     if not out:

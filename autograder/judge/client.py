@@ -40,9 +40,10 @@ class StudentError(ProbeFailure):
             text += " (this part is not implemented yet)"
         if self.status == "MEMORY":
             text += " (over the memory limit for your code)"
-        for f in self.frames[-2:]:
-            if isinstance(f, dict):
-                text += f"\n  in {f.get('where')}, line {f.get('line')}, in {f.get('function')}: {f.get('code')}"
+        frames = [f for f in self.frames if isinstance(f, dict)]
+        # Where the call entered the student's code, and where it failed (often different cells).
+        for f in (frames[:1] + frames[-1:] if len(frames) > 1 else frames):
+            text += f"\n  in {f.get('where')}, line {f.get('line')}, in {f.get('function')}: {f.get('code')}"
         return text
 
 

@@ -84,7 +84,10 @@ def load_cells(cells: list[dict], cell_timeout_s: float, module_name: str = "sub
     signal.signal(signal.SIGALRM, on_alarm)
     for cell in cells:
         number = cell["number"]
-        filename = f"<cell {number}>"
+        # "cell 7 (multi_head_attention)": the nbgrader id tells the student which cell, as
+        # Jupyter shows no cell numbers.
+        label = "".join(ch for ch in str(cell.get("label", "")) if ch.isalnum() or ch in "_-.")
+        filename = f"<cell {number} ({label})>" if label else f"<cell {number}>"
         # Tracebacks quote the student's line back to them; linecache is where they look.
         linecache.cache[filename] = (len(cell["source"]), None, cell["source"].splitlines(True), filename)
         try:

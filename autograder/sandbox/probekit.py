@@ -48,7 +48,8 @@ def need(student, name: str):
 
 def require_submodules(module: torch.nn.Module, names, owner: str) -> None:
     """Each of `names` is a submodule, with a message naming what exists when one is not."""
-    children = dict(module.named_children())
+    # _modules, not named_children(): the latter lists a module registered twice only once.
+    children = {n: m for n, m in module._modules.items() if m is not None}
     missing = [n for n in names if n not in children]
     if missing:
         have = ", ".join(children) or "none"
