@@ -41,7 +41,9 @@ class GradingSettings:
     cell_timeout_s: float = 20.0       # one notebook cell while loading
     load_timeout_s: float = 60.0       # the whole notebook while loading
     probe_timeout_s: float = 30.0      # one probe (one call from a hidden test)
-    max_worker_deaths: int = 3         # per submission; after that, remaining tests are CRASHED
+    max_worker_deaths: int = 3         # crashes per submission; after that, remaining tests are CRASHED
+    probe_timeout_after_timeout_s: float = 5.0  # once a submission has timed out, its later probes
+    submission_timeout_s: float = 600.0  # all of one submission's grading; the rest is TIMEOUT
     speed_factor: float = 3.0          # allowed slowdown against the reference, same run
     speed_repeats: int = 5             # interleaved timings; the median is compared
     forward_time_limit_s: float = 0.5  # the guide's absolute bound on one forward pass

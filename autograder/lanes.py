@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.util
 import tempfile
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -38,9 +39,20 @@ _LANES: dict = {}        # (course root, assignment id) -> judge Lane, warm for 
 _LOADED_CACHES: set = set()
 
 
+def close_lanes() -> None:
+    """Stop this process's lanes: their zygotes, reference workers and scratch folders."""
+    while _LANES:
+        _, lane = _LANES.popitem()
+        lane.close()
+
+
 def lane_for(root: str, assignment_id: str):
     key = (root, assignment_id)
     if key not in _LANES:
+        if not _LANES:
+            # A pool process ends through os._exit, where atexit never runs; multiprocessing's
+            # finalizers do, so the lane's zygote and scratch go with the process.
+            multiprocessing.util.Finalize(None, close_lanes, exitpriority=10)
         from autograder.assignment import load_assignment
         from autograder.config import load
         from autograder.judge.lane import Lane

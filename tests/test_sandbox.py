@@ -77,12 +77,12 @@ def test_grading_refuses_below_the_configured_minimum(monkeypatch):
 
 
 def test_worker_identity_network_and_processes(worker, listener):
-    """Is the worker an unprivileged user with no_new_privs, PID 1 of its own namespace, with a
-    scrubbed environment, and unable to reach a loopback listener?"""
+    """Is the worker an unprivileged user with no_new_privs, alone in its own PID namespace (under
+    its init, PID 1), with a scrubbed environment, and unable to reach a loopback listener?"""
     port, received = listener
     facts = worker.probe("facts", port=port)
     assert facts["uid"] != 0 and facts["no_new_privs"] == "1"
-    assert facts["pid"] == 1 and facts["visible_pids"] <= 3
+    assert facts["pid"] == 2 and facts["visible_pids"] == 2
     assert not facts["connected"] and received == []
     assert set(facts["env"]) <= {"PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                  "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LC_CTYPE",
@@ -146,3 +146,10 @@ def test_creeping_allocation_hits_the_cgroup(worker):
     with pytest.raises(ProbeFailure) as info:
         worker.probe("touch_pages", mib=4096)
     assert info.value.status == "MEMORY", str(info.value)
+
+
+def test_a_flood_of_prints_is_an_output_limit(worker):
+    """Do 100 MB of prints end the worker as OUTPUT_LIMIT, rather than an error the code can catch?"""
+    with pytest.raises(ProbeFailure) as info:
+        worker.probe("flood", mb=100)
+    assert info.value.status == "OUTPUT_LIMIT"

@@ -72,7 +72,10 @@ class SandboxedCode:
     def __init__(self, zygote: Zygote, cells: list[dict], spec: dict, settings):
         self.zygote, self.cells, self.spec, self.settings = zygote, cells, spec, settings
         self.worker: Worker | None = None
-        self.deaths = 0
+        self.deaths = 0        # crashes, for the crash budget
+        self.timeouts = 0
+        self.created = time.monotonic()
+        self.budget_s: float | None = settings.submission_timeout_s  # the reference has none
         self.load_issues: list[dict] | None = None  # from the first load
         self.load_seconds = 0.0
         self.last_death: tuple[str, str] | None = None
@@ -85,6 +88,9 @@ class SandboxedCode:
             return self.worker
         if self.fatal is not None:
             raise WorkerDied(*self.fatal)
+        if self.budget_s is not None and time.monotonic() - self.created > self.budget_s:
+            raise WorkerDied("TIMEOUT", f"not run: this submission used up its "
+                                        f"{self.settings.submission_timeout_s:g} s of grading time")
         if self.deaths >= self.settings.max_worker_deaths:
             _, reason = self.last_death or ("CRASHED", "")
             raise WorkerDied("CRASHED", f"not run: the worker running your code died "
@@ -113,7 +119,12 @@ class SandboxedCode:
 
     def _died(self, status: str, reason: str):
         self.worker = None
-        self.deaths += 1
+        # Timeouts do not spend the crash budget: a hanging attention function must not cost the
+        # tests that never call it (they are cheap to run); they shorten the next limits instead.
+        if status == "TIMEOUT":
+            self.timeouts += 1
+        else:
+            self.deaths += 1
         self.last_death = (status, reason)
         raise WorkerDied(status, reason)
 
@@ -137,10 +148,13 @@ class SandboxedCode:
     def _call(self, name: str, args: dict):
         worker = self._ensure_worker()
         started = time.perf_counter()
+        limit = self.settings.probe_timeout_s
+        if self.timeouts:  # this code has hung before: later probes get a shorter leash
+            limit = min(limit, self.settings.probe_timeout_after_timeout_s)
         try:
-            reply = worker.request({"probe": name, "args": args}, timeout_s=self.settings.probe_timeout_s)
+            reply = worker.request({"probe": name, "args": args}, timeout_s=limit)
         except WorkerTimeout:
-            self._died("TIMEOUT", f"your code did not finish within {self.settings.probe_timeout_s:g} s")
+            self._died("TIMEOUT", f"your code did not finish within {limit:g} s")
         except WorkerGone as exc:
             self._died(exc.status, exc.reason)
         elapsed = time.perf_counter() - started
@@ -164,6 +178,7 @@ class Reference(SandboxedCode):
     def __init__(self, *a, cache: dict | None = None, **kw):
         super().__init__(*a, **kw)
         self.cache: dict[str, object] = cache if cache is not None else {}
+        self.budget_s = None  # it serves every submission of the run
         self.recorded: dict[str, object] = {}
 
     @staticmethod

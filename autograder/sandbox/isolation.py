@@ -312,6 +312,8 @@ def launch(caps: Capabilities, spec: dict, report_fd: int, serve) -> None:
             limit_address_space(spec["memory_bytes"])
         except BaseException:
             os._exit(EXIT_SANDBOX)
+        if caps.namespaces:
+            _init_then_serve(serve, scratch)
         serve(scratch)
         os._exit(0)
     os.write(report_fd, str(pid).encode())
@@ -330,6 +332,26 @@ def launch(caps: Capabilities, spec: dict, report_fd: int, serve) -> None:
             code = EXIT_MEMORY
         cgroups.remove()
     os._exit(code)
+
+
+def _init_then_serve(serve, scratch: str) -> None:
+    """As PID 1 of the namespace: fork the worker, reap orphans, exit with the worker's status.
+
+    The worker must not be PID 1 itself: the kernel delivers no signal to a namespace's init
+    unless it installed a handler, so SIGXFSZ (output cap) and SIGXCPU (CPU cap) would be
+    ignored there, and a flood of prints would end as a mere OSError the student can catch.
+    """
+    pid = os.fork()
+    if pid == 0:
+        serve(scratch)
+        os._exit(0)
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            os._exit(EXIT_SANDBOX)
+        if done == pid:
+            os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
 
 def decode_keeper_exit(code: int | None) -> tuple[int | None, int | None, bool, bool]:

@@ -88,3 +88,15 @@ def touch_pages(student, mib=4096):
     for _ in range(mib):
         blocks.append(bytearray(1 << 20))
     return {"n": len(blocks)}
+
+
+@probe
+def flood(student, mb=100):
+    """Print `mb` megabytes, catching the errors a capped file would raise."""
+    line = "x" * 1023
+    for _ in range(mb * 1024):
+        try:
+            print(line)
+        except OSError:
+            pass
+    return {"survived": True}

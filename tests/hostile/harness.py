@@ -7,7 +7,9 @@ literal, and exactly one of:
 - `SOURCE = '''...'''`: Python appended as a last code cell to the reference solution notebook
   (assignments/day41_transformer/transformer.ipynb), so the student is otherwise correct and
   only what the attack touches should lose points. Placeholders filled in by the runner:
-  @@CASE@@ (the student id), @@TCP_PORT@@ / @@UDP_PORT@@ (a loopback listener), @@MARKER_DIR@@
+  @@CASE@@ (the student id), @@TOKEN@@ (this run's token: put it, with the case name, in every
+  file or process the case leaves outside its scratch, so the runner can tell them from other
+  activity on the machine), @@TCP_PORT@@ / @@UDP_PORT@@ (a loopback listener), @@MARKER_DIR@@
   (a folder that must stay empty), @@PROTECT_PID@@ (the test process: never to be signalled).
 - `def build(folder: Path, ctx: dict) -> None`: writes the submission folder
   (submitted/<student>/day41_transformer/) itself, for broken or huge notebooks and raw files.
@@ -49,6 +51,7 @@ import socket
 import stat
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,13 +62,15 @@ CASES_DIR = HERE / "cases"
 REPO = HERE.parent.parent
 ASSIGNMENT = "day41_transformer"
 NOTEBOOK = "transformer.ipynb"
+TIMESTAMP = "timestamp.txt"
 REFERENCE = REPO / "assignments" / ASSIGNMENT / NOTEBOOK
 
 # student id -> the bundled submission it copies; the zz_ copies are graded after the hostile ones.
 NORMAL_STUDENTS = {"alice": "alice", "bob": "bob", "zz_alice": "alice", "zz_bob": "bob"}
 # Short limits, so the hostile class grades in a minute or two (written into the course copy's
-# hidden/grading.toml; everything else stays as the course configures it).
-TIMEOUTS = {"cell_timeout_s": 2.0, "load_timeout_s": 10.0, "probe_timeout_s": 5.0}
+# hidden/grading.toml; everything else stays as the course configures it). A probe gets 10 s:
+# enough for a worker to fill a 2 GiB memory cap on a busy machine before the clock runs out.
+TIMEOUTS = {"cell_timeout_s": 2.0, "load_timeout_s": 10.0, "probe_timeout_s": 10.0}
 
 EXPECT_KEYS = {"attacked", "statuses", "keep", "load_issues", "load_error", "outputs", "same_as", "requires",
                "isolated", "fifo", "max_report_bytes", "max_seconds"}
@@ -157,8 +162,8 @@ def validate(case: Case, test_names: list[str]) -> list[str]:
         if not any(token in n for n in test_names):
             problems.append(f"outputs token {token!r} matches no hidden test")
     if case.source is not None:
-        unknown_ph = set(PLACEHOLDER.findall(case.source)) - {"CASE", "TCP_PORT", "UDP_PORT", "MARKER_DIR",
-                                                              "PROTECT_PID"}
+        unknown_ph = set(PLACEHOLDER.findall(case.source)) - {"CASE", "TOKEN", "TCP_PORT", "UDP_PORT",
+                                                              "MARKER_DIR", "PROTECT_PID"}
         if unknown_ph:
             problems.append(f"unknown placeholders {sorted(unknown_ph)}")
     return problems
@@ -204,13 +209,25 @@ def add_normal_students(course: Path) -> None:
     for student, source in NORMAL_STUDENTS.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "submitted" / source / ASSIGNMENT / NOTEBOOK, folder / NOTEBOOK)
+        for name in (NOTEBOOK, TIMESTAMP):
+            if (REPO / "submitted" / source / ASSIGNMENT / name).is_file():
+                shutil.copy(REPO / "submitted" / source / ASSIGNMENT / name, folder / name)
+
+
+def add_timestamp(folder: Path) -> None:
+    """nbgrader's submission time (alice's): without one a grader may date the submission by the
+    file's mtime, which differs from run to run."""
+    bundled = REPO / "submitted" / "alice" / ASSIGNMENT / TIMESTAMP
+    if folder.is_dir() and bundled.is_file() and not (folder / TIMESTAMP).exists():
+        shutil.copy(bundled, folder / TIMESTAMP)
 
 
 def add_source_student(course: Path, student: str, source: str) -> Path:
     from tests.conftest import notebook_with_cell
 
-    return notebook_with_cell(REFERENCE, source, course / "submitted" / student / ASSIGNMENT / NOTEBOOK)
+    path = notebook_with_cell(REFERENCE, source, course / "submitted" / student / ASSIGNMENT / NOTEBOOK)
+    add_timestamp(path.parent)
+    return path
 
 
 def add_case(course: Path, case: Case, placeholders: dict) -> None:
@@ -221,6 +238,7 @@ def add_case(course: Path, case: Case, placeholders: dict) -> None:
         ctx = {"case": case.name, "reference": REFERENCE, "bundled": REPO / "submitted", "course": course,
                "placeholders": ph}
         case.build(course / "submitted" / case.name / ASSIGNMENT, ctx)
+        add_timestamp(course / "submitted" / case.name / ASSIGNMENT)
 
 
 # -- the preflight: what can a worker reach? -----------------------------------------------------
@@ -264,10 +282,17 @@ raise RuntimeError("PREFLIGHT " + json.dumps(facts))
 
 
 def preflight_probes(course: Path, token: str) -> dict[str, str]:
-    """Files the preflight worker tries to create: one appearing here means that place is exposed."""
+    """Files the preflight worker tries to create, one in each kind of place the destructive cases
+    write to: one that appears where the grader looks means that place is exposed to workers."""
     name = f".hostile-preflight-{token}"
-    return {"repo": str(HERE / name), "course": str(course / "submitted" / name), "root": f"/root/{name}",
-            "tmp": f"/tmp/{name}"}
+    probes = {"repo": str(HERE / name), "course": str(course / "submitted" / name),
+              "root": f"/root/{name}", "tmp": f"/tmp/{name}", "slash": f"/{name}"}
+    if not Path.cwd().resolve().is_relative_to(REPO):  # the lanes' cwd, when it is not the repository
+        probes["cwd"] = str(Path.cwd() / name)
+    for extra in ("/var/tmp", "/work", "/home", "/srv"):
+        if os.path.isdir(extra):
+            probes[extra.strip("/").replace("/", "_")] = f"{extra}/{name}"
+    return probes
 
 
 @dataclass
@@ -386,12 +411,11 @@ def is_ours(p: psutil.Process, token: str, roots: list[str]) -> bool:
         if p.status() == psutil.STATUS_ZOMBIE:
             return False
         cmdline = " ".join(p.cmdline())
-        if "multiprocessing.resource_tracker" in cmdline:
-            return False  # the test process's own helper, started by its first process pool
+        if "multiprocessing.resource_tracker" in cmdline or "multiprocessing.forkserver" in cmdline:
+            return False  # the test process's own helpers, started with its first process pool, kept for the next
         if any(a.pid == os.getpid() for a in p.parents()):
             return True
-        env = p.environ()
-        if env.get("HOSTILE_RUN_TOKEN") == token or "HOSTILE_CASE" in env:
+        if p.environ().get("HOSTILE_RUN_TOKEN") == token:
             return True
         cwd = p.cwd()
         return any(cwd.startswith(r) or r in cmdline for r in roots) or token in cmdline
@@ -424,7 +448,7 @@ def kill_all(procs: list[psutil.Process]) -> None:
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv"}
 ROOT_SKIP = ("/root/.pyenv", "/root/.rustup", "/root/.cargo", "/root/.npm", "/root/.m2", "/root/.cache",
              "/root/.claude")
-TMP_SKIP_PREFIXES = ("pytest-of-", "bash_jobs", "bash_tool_", "autograder-lane-")
+TMP_SKIP_PREFIXES = ("pytest-of-", "bash_jobs", "bash_tool_", "autograder-lane-", "hostile-corpus-")
 
 
 def snapshot(top: Path, skip: tuple[str, ...] = ()) -> dict[str, tuple]:
@@ -487,6 +511,7 @@ def grader_files(run: Run) -> set[str]:
     """What the grader itself writes in the course's grades/ folder."""
     out = run.course / "grades" / ASSIGNMENT
     files = {str(out / "scores.csv"), str(out / ".reference.wire"), str(run.course / "grades" / "grades.csv")}
+    files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
     return files
@@ -513,7 +538,9 @@ def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], t
         try:
             grade(load(run.course), ASSIGNMENT, quiet=True)
         except BaseException as exc:  # noqa: BLE001 - recorded, the test says what happened
-            outcome["error"] = f"{type(exc).__name__}: {str(exc)[:1500]}"
+            where = traceback.extract_tb(exc.__traceback__)[-3:]
+            outcome["error"] = (f"{type(exc).__name__}: {str(exc)[:1500]} (at "
+                                + " <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(where)) + ")")
 
     started = time.monotonic()
     thread = threading.Thread(target=target, daemon=True)
@@ -573,21 +600,23 @@ def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], t
 
 def own_changes(run: Run, course_roots: list[Path], token: str) -> list[tuple[str, str, str]]:
     """Changes that count: anything in this run's own folders, and anything elsewhere that carries
-    a case's name or the run's token (other processes on the machine change /tmp and /root too)."""
+    the run's token (other processes on the machine change /tmp and /root too)."""
     mine = tuple(str(r) for r in course_roots) + (str(run.scratch),)
-    marks = [p.stem for p in CASES_DIR.glob("*.py")] + [token]
     return [(kind, path, text) for kind, path, text in run.changes
-            if path.startswith(mine) or any(m in path or m in text for m in marks)]
+            if path.startswith(mine) or token in path or token in text]
 
 
 # -- reports -------------------------------------------------------------------------------------
 
-VOLATILE = {"timings", "duration_s", "duration", "created", "start", "stop"}
+# What changes from run to run without any student doing anything: timings, pytest's durations
+# and dates, and the fingerprint (it hashes the grader's own source, which may be edited while
+# the suite runs; a change to the course's hidden files is caught by the file checks instead).
+VOLATILE = {"timings", "duration_s", "duration", "created", "start", "stop", "fingerprint"}
 
 
 def normalize(report: dict, roots: list[Path]) -> str:
-    """A report without what changes from run to run: timings, pytest's durations and dates, and
-    the course copy's location (its path, and its folder names among pytest's keywords)."""
+    """A report without what changes from run to run (VOLATILE) and without the course copy's
+    location (its path, and its folder names among pytest's keywords)."""
     parts = {part for root in roots for part in Path(root).parts} | {""}
 
     def clean(x, key=None):
@@ -599,8 +628,8 @@ def normalize(report: dict, roots: list[Path]) -> str:
 
     text = json.dumps(clean(report), sort_keys=True, indent=1)
     for root in roots:
-        text = text.replace(str(root), "<ROOT>")
-    return text
+        text = text.replace(str(root), "<ROOT>").replace(os.path.relpath(root), "<ROOT>")
+    return re.sub(r" at 0x[0-9a-f]+>", " at 0x...>", text)  # object addresses in pytest's tracebacks
 
 
 def secrets(canary: str, own_source: str = "") -> list[str]:
@@ -627,8 +656,10 @@ def leaks(report: dict, feedback: str, secret: list[str], course: Path) -> list[
     return found
 
 
-def check_case(case: Case, run: Run, secret: list[str], listener: Listener, marker_dir: Path) -> list[str]:
-    """Every way this case's outcome differs from what EXPECT and the general rules demand."""
+def check_case(case: Case, run: Run, secret: list[str], listener: Listener, marker_dir: Path,
+               changes: list[tuple[str, str, str]], token: str) -> list[str]:
+    """Every way this case's outcome differs from what EXPECT and the general rules demand
+    (`changes`: the run's counted file changes, see own_changes)."""
     e, problems = case.expect, []
     lost, wrong = [], []
     if run.error:
@@ -689,7 +720,7 @@ def check_case(case: Case, run: Run, secret: list[str], listener: Listener, mark
     procs = [p for p in run.leftovers if p.get("case") == case.name or case.name in (p.get("cmdline") or "")]
     if procs:
         problems.append(f"{len(procs)} processes survived grading, e.g. {procs[:2]}")
-    files = [(k, p) for k, p, text in run.changes if case.name in p or case.name in text]
+    files = [(k, p) for k, p, text in changes if case.name in p or (case.name in text and token in text)]
     if files:
         problems.append(f"{len(files)} files outside its scratch were created or changed, e.g. {files[:4]}")
     heard = [(kind, data[:120]) for kind, data in listener.received if case.name.encode() in data]

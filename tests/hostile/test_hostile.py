@@ -17,8 +17,11 @@ preflight requirement is not met (only on a machine you can throw away).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import secrets as _secrets
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,12 +65,13 @@ class Corpus:
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    base = tmp_path_factory.mktemp("hostile")
+def corpus():
+    # Not pytest's tmp_path: concurrent pytest sessions prune each other's numbered folders.
+    base = Path(tempfile.mkdtemp(prefix="hostile-corpus-"))
     token = _secrets.token_hex(6)
     c = Corpus(token, f"HOSTILE-CANARY-{token}", h.Listener(), base / "markers")
     c.marker_dir.mkdir()
-    c.placeholders = {"TCP_PORT": c.listener.tcp_port, "UDP_PORT": c.listener.udp_port,
+    c.placeholders = {"TOKEN": token, "TCP_PORT": c.listener.tcp_port, "UDP_PORT": c.listener.udp_port,
                       "MARKER_DIR": c.marker_dir, "PROTECT_PID": os.getpid()}
     watched = [(Path("/tmp"), ()), (Path("/root"), h.ROOT_SKIP), (h.REPO, (str(h.HERE),))]
     try:
@@ -109,11 +113,16 @@ def corpus(tmp_path_factory):
                 h.Run(f"isolated {case.name}", course, base / f"scratch-isolated-{i}",
                       [*h.NORMAL_STUDENTS, case.name]), token, watched, WATCHDOG_S)
             watched.append((course, ()))
+        summary = {"seconds": {r.label: round(r.seconds, 1) for r in (c.baseline, *c.runs)},
+                   "sandbox": c.caps.details, "not_run": sorted(c.not_run)}
+        (base / "summary.json").write_text(json.dumps(summary, indent=1))  # for the record (HOSTILE_KEEP=1)
         yield c
     finally:
         c.listener.close()
         for big in list(base.glob("*/submitted/h17*/*/*.ipynb")):  # 200 MB and 1 TiB (sparse) notebooks
             big.unlink(missing_ok=True)
+        if not os.environ.get("HOSTILE_KEEP"):  # HOSTILE_KEEP=1 keeps the course copies to look at
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def _run_of(corpus: Corpus, name: str) -> h.Run:
@@ -137,8 +146,8 @@ def test_clean_class_grades_normally(corpus):
     assert b.error is None, b.error
     assert set(b.reports) == {*h.NORMAL_STUDENTS, h.PREFLIGHT_STUDENT}
     for student, source in h.NORMAL_STUDENTS.items():
-        r = b.reports[student]
-        assert (r["score"] == r["max_score"]) if source == "alice" else (0 < r["score"] < r["max_score"]), student
+        lost = [t["name"] for t in b.reports[student]["tests"] if t["score"] < t["max_score"]]
+        assert (not lost) if source == "alice" else (0 < len(lost) < len(b.reports[student]["tests"])), (student, lost)
 
 
 def test_clean_class_leaves_nothing_behind(corpus):
@@ -159,16 +168,36 @@ def test_grader_scratch_is_cleaned_up(corpus):
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_hostile_case(corpus, name):
-    """Is this attack graded as its EXPECT says, leaking nothing and leaving nothing behind?"""
+    """Is this attack graded as its EXPECT says, leaking nothing and leaving nothing behind (and,
+    when it is graded in a class of its own, are the other students' reports untouched)?"""
     if not selected(name):
         pytest.skip("not in HOSTILE_CASES")
     if name in corpus.not_run:
         pytest.fail(corpus.not_run[name])
     case = next(c for c in CASES if c.name == name)
     source = h.fill(case.source, {**corpus.placeholders, "CASE": name}) if case.source else ""
-    problems = h.check_case(case, _run_of(corpus, name), h.secrets(corpus.canary, source), corpus.listener,
-                            corpus.marker_dir)
+    run = _run_of(corpus, name)
+    problems = h.check_case(case, run, h.secrets(corpus.canary, source), corpus.listener, corpus.marker_dir,
+                            h.own_changes(run, corpus.course_roots, corpus.token), corpus.token)
+    if name in corpus.isolated:
+        problems += [f"another student's report changed: {d}" for d in _differences(corpus, run)]
     assert not problems, f"{name}:\n  " + "\n  ".join(problems)
+
+
+def _differences(corpus: Corpus, run: h.Run, students=tuple(h.NORMAL_STUDENTS)) -> list[str]:
+    """How the normal students' reports in `run` differ from the clean run (normalized)."""
+    out = []
+    for student in students:
+        before = corpus.baseline.reports.get(student, {})
+        after = run.reports.get(student, {"missing": True})
+        want = h.normalize(before, [corpus.baseline.course, corpus.baseline.scratch])
+        got = h.normalize(after, [run.course, run.scratch])
+        if got != want:
+            delta = list(difflib.unified_diff(want.splitlines(), got.splitlines(), "without", run.label, n=0,
+                                              lineterm=""))[2:]
+            out.append(f"{student} ({run.label}): score {before.get('score')} -> {after.get('score')}, "
+                       f"load_error {after.get('load_error')!r}; diff: " + " | ".join(x[:160] for x in delta[:8]))
+    return out
 
 
 # -- the class: (a), (c), (d) --------------------------------------------------------------------
@@ -185,13 +214,7 @@ def test_hostile_class_finishes_in_time(corpus):
 @pytest.mark.parametrize("student", list(h.NORMAL_STUDENTS))
 def test_normal_student_is_unaffected(corpus, student):
     """Is this normal student's report byte-identical (timings aside) with and without the hostile cases?"""
-    want = h.normalize(corpus.baseline.reports[student], [corpus.baseline.course, corpus.baseline.scratch])
-    problems = []
-    for run in corpus.runs:
-        got = h.normalize(run.reports.get(student, {"missing": True}), [run.course, run.scratch])
-        if got != want:
-            delta = list(difflib.unified_diff(want.splitlines(), got.splitlines(), "without", run.label, n=1, lineterm=""))
-            problems.append(f"{run.label}:\n" + "\n".join(delta[:40]))
+    problems = [d for run in corpus.runs for d in _differences(corpus, run, (student,))]
     assert not problems, "\n".join(problems)
 
 

@@ -3,6 +3,8 @@
 Every input, weight and upstream gradient comes from the `seed` argument, so the student's
 worker and the reference's worker compute on identical numbers. Probes never judge.
 """
+import itertools
+
 import torch
 
 from autograder.sandbox.probekit import (ContractError, need, param_grads, probe, randint, randn,
@@ -246,34 +248,33 @@ def train_steps(student, seed, steps=25, padding=False, lr=3e-3):
 # -- speed ------------------------------------------------------------------------------------
 
 _TIMED: dict = {}
+_CALLS = itertools.count(1000)
 
 
 @probe
 def time_forward(student, what, iters=3, **shape):
-    """Run `iters` forward passes of a cached module; the judge times this call from outside."""
+    """Run `iters` forward passes of a cached module, each on a fresh input (so a forward that
+    memoises its answers gains nothing); the judge times this call from outside."""
     key = (what, tuple(sorted(shape.items())))
     if key not in _TIMED:
+        B, T = shape["B"], shape["T"]
         if what == "mha":
             module = build_mha(student, 0, shape["d_model"], shape["num_heads"]).eval()
-            x = randn(1, shape["B"], shape["T"], shape["d_model"])
-            call = lambda: module(x, x, x)  # noqa: E731
+            _TIMED[key] = (lambda x: module(x, x, x), lambda i: randn(i, B, T, shape["d_model"]))
         elif what == "encoder":
             module = need(student, "TransformerEncoderLayer")(shape["d_model"], shape["num_heads"],
                                                               shape["d_ff"], 0.1).eval()
-            x = randn(1, shape["B"], shape["T"], shape["d_model"])
-            call = lambda: module(x)  # noqa: E731
+            _TIMED[key] = (module, lambda i: randn(i, B, T, shape["d_model"]))
         elif what == "model":
             module = build_model(student, 0, shape["vocab_size"], shape["d_model"], shape["num_heads"],
                                  shape["num_layers"], shape["d_ff"], 2).eval()
-            x = randint(1, shape["vocab_size"], shape["B"], shape["T"])
-            call = lambda: module(x)  # noqa: E731
+            _TIMED[key] = (module, lambda i: randint(i, shape["vocab_size"], B, T))
         else:
             raise ValueError(f"unknown module {what!r}")
-        _TIMED[key] = call
-    call = _TIMED[key]
+    call, make_input = _TIMED[key]
     with torch.no_grad():
         for _ in range(iters):
-            call()
+            call(make_input(next(_CALLS)))
     return None
 
 

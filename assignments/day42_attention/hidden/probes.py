@@ -4,6 +4,7 @@ return plain data.
 Every input, weight and upstream gradient comes from the `seed` argument, so the student's
 worker and the reference's worker compute on identical numbers. Probes never judge.
 """
+import itertools
 import math
 
 import torch
@@ -383,30 +384,34 @@ def entropy(student, kind, seed=0, lead=(2,), heads=4, T_q=5, T_k=7):
 # -- speed ------------------------------------------------------------------------------------
 
 _TIMED: dict = {}
+_CALLS = itertools.count(1000)
 
 
 @probe
 def time_forward(student, what, iters=3, **shape):
-    """Run `iters` calls of a cached module or function; the judge times this call from outside."""
+    """Run `iters` calls of a cached module or function, each on fresh inputs (so code that
+    memoises its answers gains nothing); the judge times this call from outside."""
     key = (what, tuple(sorted(shape.items())))
     if key not in _TIMED:
         if what == "decoder":
             layer = build_decoder(student, 0, shape["d_model"], shape["num_heads"], shape["d_ff"]).eval()
-            x, memory = _decoder_inputs(0, shape["B"], shape["T"], shape["S"], shape["d_model"])
             mask = torch.tril(torch.ones(shape["T"], shape["T"]))
-            call = lambda: layer(x, memory, tgt_mask=mask)  # noqa: E731
+            _TIMED[key] = lambda i: layer(*_decoder_inputs(i, shape["B"], shape["T"], shape["S"], shape["d_model"]),
+                                          tgt_mask=mask)
         elif what == "relative_bias":
             module = build_relative_bias(student, shape["num_heads"], shape["max_distance"])
-            call = lambda: module(shape["T"], shape["T"])  # noqa: E731
+
+            def call(i):
+                seed_parameters(module, i)  # new weights: a table cached by size alone is stale
+                return module(shape["T"], shape["T"])
+            _TIMED[key] = call
         elif what == "entropy":
             fn = need(student, "attention_entropy")
-            w = entropy_input("causal", 0, (shape["B"],), shape["heads"], shape["T"], shape["T"])
-            call = lambda: fn(w)  # noqa: E731
+            _TIMED[key] = lambda i: fn(entropy_input("causal", i, (shape["B"],), shape["heads"], shape["T"], shape["T"]))
         else:
             raise ValueError(f"unknown module {what!r}")
-        _TIMED[key] = call
     call = _TIMED[key]
     with torch.no_grad():
         for _ in range(iters):
-            call()
+            call(next(_CALLS))
     return None

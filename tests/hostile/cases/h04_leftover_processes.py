@@ -1,9 +1,11 @@
-"""Fifty `sleep 600` started at import and left behind: 20 plain children, 15 in a session of
-their own (out of reach of a process-group kill), 15 double-forked and setsid'd (orphaned at
-once). All ignore SIGHUP, SIGINT and SIGTERM (SIG_IGN survives exec).
+"""Fifty-five `sleep 600` started at import and left behind: from a short-lived shell, 20 in
+sessions of their own and 20 double-forked (orphans from the start, out of reach of a
+process-group kill); then 10 plain children of the worker and 5 double-forked, setsid'd ones
+from Python. All ignore SIGHUP, SIGINT and SIGTERM (SIG_IGN survives exec).
 
 The notebook is otherwise correct: full marks, and no process may remain after grading.
-Each sleep carries HOSTILE_CASE in its environment so the runner can tell whose it is.
+Each sleep carries HOSTILE_CASE and the run's token in its environment, so the runner can tell
+whose it is.
 """
 
 EXPECT = {
@@ -17,7 +19,12 @@ import os
 import signal
 import subprocess
 
-_env = dict(os.environ, HOSTILE_CASE="@@CASE@@")
+_env = dict(os.environ, HOSTILE_CASE="@@CASE@@", HOSTILE_RUN_TOKEN="@@TOKEN@@")
+_SHELL = """
+trap '' HUP INT TERM
+for i in $(seq 20); do setsid sleep 600 & done
+for i in $(seq 20); do ( sleep 600 & ) ; done
+"""
 
 
 def _deaf():
@@ -27,11 +34,10 @@ def _deaf():
 
 _kids = []
 try:
-    for _ in range(20):
+    subprocess.run(["sh", "-c", _SHELL], env=_env, timeout=5)  # the shell exits at once
+    for _ in range(10):
         _kids.append(subprocess.Popen(["sleep", "600"], env=_env, preexec_fn=_deaf))
-    for _ in range(15):
-        _kids.append(subprocess.Popen(["sleep", "600"], env=_env, preexec_fn=_deaf, start_new_session=True))
-    for _ in range(15):
+    for _ in range(5):
         pid = os.fork()
         if pid == 0:
             try:
@@ -42,6 +48,6 @@ try:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-except OSError:
+except (OSError, subprocess.SubprocessError):
     pass  # a process limit: fine, keep what we have
 '''

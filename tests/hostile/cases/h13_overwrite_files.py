@@ -5,7 +5,7 @@ and the autograder package), and the working folders of every process it can see
 a new hostile-<case>.json in every folder where it spoiled something. It starts at import and
 carries on (a little per call, revisiting report folders) every time attention runs.
 
-Everything it writes names the case, so the runner can tell its work apart. Afterwards other
+Everything it writes names the case and the run's token, so the runner can tell its work apart. Afterwards other
 students' reports must be byte-identical to a run without it, and no file outside the worker's
 scratch may be new or changed. Its own grade is unaffected (full marks).
 
@@ -28,8 +28,9 @@ import sys
 import time
 
 _CASE = "@@CASE@@"
+_MARK = "@@CASE@@ @@TOKEN@@"
 _SYSTEM = ("/proc", "/sys", "/dev", "/usr", "/etc", "/lib", "/lib64", "/bin", "/sbin", "/boot", "/snap")
-_NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": f"hacked by {_CASE}"}],
+_NOTEBOOK = json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": f"hacked by {_MARK}"}],
                         "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
 _hot = set()
 _planted = set()
@@ -70,13 +71,13 @@ def _spoil(folder, name):
     if name.startswith(f"hostile-{_CASE}"):
         return
     if name.endswith(".json"):
-        text = json.dumps({"hacked_by": _CASE, "score": 100})
+        text = json.dumps({"hacked_by": _MARK, "score": 100})
     elif name.endswith(".csv"):
-        text = f"student_id,score,hacked_by\\nanyone,0,{_CASE}\\n"
+        text = f"student_id,score,hacked_by\\nanyone,0,{_MARK}\\n"
     elif name.endswith(".ipynb") and "/submitted/" in path:
         text = _NOTEBOOK
     elif name.endswith(".wire"):
-        text = f"hacked by {_CASE}"
+        text = f"hacked by {_MARK}"
     else:
         return
     try:
@@ -90,7 +91,7 @@ def _spoil(folder, name):
         _planted.add(folder)
         try:
             with open(os.path.join(folder, f"hostile-{_CASE}.json"), "w") as f:
-                f.write(json.dumps({"planted_by": _CASE}))
+                f.write(json.dumps({"planted_by": _MARK}))
         except OSError:
             pass
 
