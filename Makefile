@@ -13,7 +13,7 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 .DEFAULT_GOAL := help
 N ?= 60
 ZIP ?=
-.PHONY: help venv release grade export collect test bench clean
+.PHONY: help venv browser release grade export collect test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,10 @@ export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from t
 collect: venv ## import an LMS zip: make collect ZIP=path ASSIGNMENT=name
 	$(PY) -m autograder collect --zip "$(ZIP)" --assignment "$(ASSIGNMENT)"
 
-test: venv ## run the test suite
+browser: ## install Debian's chromium for the dashboard's browser test (needs root and apt)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+
+test: venv browser ## run the test suite
 	$(PY) -m pytest -q tests
 
 bench: release ## grade N submissions (default 60) with ours and with nbgrader autograde; writes bench/results.json

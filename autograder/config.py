@@ -42,7 +42,7 @@ class GradingSettings:
     load_timeout_s: float = 60.0       # the whole notebook while loading
     probe_timeout_s: float = 30.0      # one probe (one call from a hidden test)
     max_worker_deaths: int = 3         # crashes per submission; after that, remaining tests are CRASHED
-    probe_timeout_after_timeout_s: float = 5.0  # once a submission has timed out, its later probes
+    probe_timeout_after_timeout_s: float = 2.0  # once a submission has timed out, its later probes
     submission_timeout_s: float = 600.0  # all of one submission's grading; the rest is TIMEOUT
     speed_factor: float = 3.0          # allowed slowdown against the reference, same run
     speed_repeats: int = 5             # interleaved timings; the median is compared

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import lanes as lanes_mod
-from autograder import gradebook, late, report
+from autograder import dashboard, gradebook, late, report
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, CourseError, parse_time
 from autograder.results import Status, SubmissionResult, TestOutcome
@@ -285,6 +285,7 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
             report.write_student(out, apply_late_policy(cfg, a.id, r, times.get(student)), cfg.late_policy)
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)
+    dashboard.write_summary(out, a.id, ordered, template, caps.describe())
     gradebook.record(cfg, a.id, a.notebook, ordered, template)
     reused = len(subs) - len(todo)
     say(report.summary_table(ordered))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import wire
+from autograder import figures, wire
 from autograder.assignment import Assignment
 from autograder.judge.client import Reference, SandboxedCode
 from autograder.judge.plugin import JudgePlugin
@@ -44,6 +44,8 @@ class Lane:
                                 self.settings.max_notebook_bytes, self.settings.max_code_cells)
         self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,
                                    cache=dict(reference_cache or {}))
+        # Pictures for the feedback pages (hidden/figures.py), drawn here, in the trusted process.
+        self.figures = figures.load_entries(assignment.hidden)
         # pytest runs gc.collect() in every session; with torch imported that walk costs ~0.1 s.
         # Freezing what exists now (torch, pytest, our modules) takes it out of every collection.
         gc.collect()
@@ -74,8 +76,13 @@ class Lane:
                               for i in (code.load_issues or [])]
         loaded = time.perf_counter()
         reference_compute = self.reference.compute_s
+        figures_s = 0.0
         try:
             plugin, report = self.run_hidden_tests(code)
+            if self.figures and result.load_error is None and code.fatal is None:
+                drawing = time.perf_counter()
+                result.figures = figures.render(self.figures, code, self.reference)
+                figures_s = time.perf_counter() - drawing
         finally:
             code.close()
             shutil.rmtree(spec["scratch"], ignore_errors=True)
@@ -87,7 +94,7 @@ class Lane:
         compute = code.compute_s + self.reference.compute_s - reference_compute
         result.timings = {"load_s": round(loaded - started, 4), "tests_s": round(time.perf_counter() - loaded, 4),
                           "total_s": round(total, 4), "compute_s": round(compute, 4),
-                          "overhead_s": round(total - compute, 4)}
+                          "overhead_s": round(total - compute, 4), "figures_s": round(figures_s, 4)}
         return result
 
     def run_hidden_tests(self, code: SandboxedCode) -> tuple[JudgePlugin, dict]:
