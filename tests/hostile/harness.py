@@ -510,7 +510,8 @@ class Run:
 def grader_files(run: Run) -> set[str]:
     """What the grader itself writes in the course's grades/ folder."""
     out = run.course / "grades" / ASSIGNMENT
-    files = {str(out / "scores.csv"), str(out / ".reference.wire"), str(run.course / "grades" / "grades.csv")}
+    files = {str(out / "scores.csv"), str(out / ".reference.wire"), str(out / "summary.html"),
+             str(run.course / "grades" / "grades.csv")}
     files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
