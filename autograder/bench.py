@@ -50,7 +50,7 @@ TRUNCATED_EVERY = 50
 # Hidden checks left out of the comparison, with the reason (none so far: every check coincides).
 DROPPED: dict[str, str] = {}
 SAMPLE_INTERVAL_S = 0.05
-PSS_EVERY = 5                                # PSS reads smaps (~2 ms a process): every 5th sample
+PSS_EVERY = 20                               # PSS reads smaps (~2 ms a process): once a second
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -63,13 +63,16 @@ class Student:
 
 
 @dataclass
-class MemoryPeak:
-    """Peaks over the sampled process tree. RSS counts pages shared by forked workers once per
-    process, so its sum over-counts; PSS splits shared pages between the processes sharing them."""
+class TreeUsage:
+    """What a process tree used. Peaks: RSS counts the pages forked workers share once per
+    process, so its sum over-counts; PSS splits shared pages between the processes sharing them.
+    cpu_s: user + system seconds of every process in the tree (robust to a busy machine, unlike
+    wall time)."""
     rss_mb: float = 0.0
     pss_mb: float | None = None
     processes: int = 0
     samples: int = 0
+    cpu_s: float = 0.0
 
 
 @dataclass
@@ -97,10 +100,18 @@ class OursRun:
     per_minute: float
     latency_s: Distribution      # per submission, timings["total_s"]
     overhead_s: Distribution     # per submission, total_s - compute_s; None when compute_s is missing
-    memory: MemoryPeak
+    usage: TreeUsage
     isolation: dict[str, int]
     submissions: list[dict]      # the raw numbers, one row per submission
     scores: dict[str, dict[str, float]] = field(repr=False)  # student -> hidden test -> points
+
+
+@dataclass(frozen=True)
+class Check:
+    """One hidden grade cell of the nbgrader notebook and the hidden test of ours it mirrors."""
+    grade_id: str
+    test: str          # "test_shape.py::test_sdpa_shapes", as our reports name it
+    points: float      # the same on both sides
 
 
 @dataclass
@@ -111,9 +122,10 @@ class NbgraderRun:
     per_minute: float
     per_notebook_s: float        # wall_s / n
     exit_code: int
-    not_graded: list[str]        # students nbgrader recorded no grades for (they count 0 points)
-    memory: MemoryPeak
+    not_graded: list[str]        # notebooks autograde failed on, with no autograded copy (0 points)
+    usage: TreeUsage
     removed_cells: list[str]     # cells of the source notebook left out (training, plots)
+    checks: list[Check]
     scores: dict[str, dict[str, float]] = field(repr=False)  # student -> grade_id -> points
 
 
@@ -126,16 +138,19 @@ class Agreement:
 
 # -- measuring -----------------------------------------------------------------------------------
 
-class TreeMemory:
-    """Samples the memory of this process and all its descendants in a background thread."""
+class TreeSampler:
+    """Samples the process tree (this process's descendants, and itself with include_self) in a
+    background thread: memory every SAMPLE_INTERVAL_S, PSS every PSS_EVERY samples, and the CPU
+    seconds each process has used (a process's last interval before it exits is missed)."""
 
-    def __init__(self, interval_s: float = SAMPLE_INTERVAL_S, pss_every: int = PSS_EVERY):
-        self.interval_s, self.pss_every = interval_s, pss_every
-        self.peak = MemoryPeak()
+    def __init__(self, include_self: bool):
+        self.include_self = include_self
+        self.usage = TreeUsage()
+        self._cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> its user + system seconds
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tree-memory", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
 
-    def __enter__(self) -> "TreeMemory":
+    def __enter__(self) -> "TreeSampler":
         self._thread.start()
         return self
 
@@ -146,28 +161,34 @@ class TreeMemory:
     def _run(self) -> None:
         root = psutil.Process()
         while True:
-            self.sample(root, with_pss=self.peak.samples % self.pss_every == 0)
-            if self._stop.wait(self.interval_s):
+            self._sample(root, with_pss=self.usage.samples % PSS_EVERY == 0)
+            if self._stop.wait(SAMPLE_INTERVAL_S):
                 break
+        # This thread is part of this process; its own CPU time is not the grader's.
+        mine = time.thread_time() if self.include_self else 0.0
+        self.usage.cpu_s = round(sum(self._cpu.values()) - mine, 2)
 
-    def sample(self, root: psutil.Process, with_pss: bool) -> None:
+    def _sample(self, root: psutil.Process, with_pss: bool) -> None:
         rss = pss = 0
-        procs = [root, *root.children(recursive=True)]
+        procs = ([root] if self.include_self else []) + root.children(recursive=True)
         for p in procs:
             try:
-                if with_pss:
-                    info = p.memory_full_info()
-                    rss, pss = rss + info.rss, pss + info.pss
-                else:
-                    rss += p.memory_info().rss
+                with p.oneshot():
+                    cpu = p.cpu_times()
+                    self._cpu[(p.pid, p.create_time())] = cpu.user + cpu.system
+                    if with_pss:
+                        info = p.memory_full_info()
+                        rss, pss = rss + info.rss, pss + info.pss
+                    else:
+                        rss += p.memory_info().rss
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
                 continue
-        peak = self.peak
-        peak.samples += 1
-        peak.rss_mb = max(peak.rss_mb, round(rss / 2**20, 1))
-        peak.processes = max(peak.processes, len(procs))
+        usage = self.usage
+        usage.samples += 1
+        usage.rss_mb = max(usage.rss_mb, round(rss / 2**20, 1))
+        usage.processes = max(usage.processes, len(procs))
         if with_pss:
-            peak.pss_mb = max(peak.pss_mb or 0.0, round(pss / 2**20, 1))
+            usage.pss_mb = max(usage.pss_mb or 0.0, round(pss / 2**20, 1))
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -203,6 +224,7 @@ def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> l
     alice = nbformat.read(source / "alice" / ASSIGNMENT / a.notebook, as_version=4)
     carol = nbformat.read(source / "carol" / ASSIGNMENT / a.notebook, as_version=4)
     solution_ids = [_grade_id(c) for c in alice.cells if _is_solution(c)]
+    stubs = {_grade_id(c): c.source for c in carol.cells if _is_solution(c)}
     students, used = [], {"ok": 0, "bug": 0}
     for i in range(n):
         if i < len(BUNDLED):
@@ -227,7 +249,6 @@ def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> l
             kind = "correct" if kind == "ok" else "bug"
         elif kind == "partial":
             done = rng.randint(2, len(solution_ids) - 2)
-            stubs = {_grade_id(c): c.source for c in carol.cells if _is_solution(c)}
             for cell in nb.cells:
                 if _is_solution(cell) and solution_ids.index(_grade_id(cell)) >= done:
                     cell.source = stubs[_grade_id(cell)]
@@ -286,51 +307,53 @@ def _is_solution(cell) -> bool:
 
 # -- ours ----------------------------------------------------------------------------------------
 
-def run_ours(cfg: CourseConfig, work: Path, n: int) -> tuple[list[Student], OursRun]:
-    """Build a class of n in a private course copy under `work`, and grade it with our grader."""
-    from autograder.grade import grade_assignment
-
+def prepare_course(cfg: CourseConfig, work: Path, n: int) -> tuple[CourseConfig, list[Student]]:
+    """A private copy of the course under `work` (Day 41 and the course settings), with a class of n."""
     course = _fresh_dir(work / "course")
     shutil.copytree(cfg.source_dir / ASSIGNMENT, course / cfg.nbgrader.source_directory / ASSIGNMENT,
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(cfg.root / "course_config.py", course / "course_config.py")
     course_cfg = load(course)
-    students = build_class(cfg, n, course_cfg.submitted_dir)
-    a = load_assignment(course_cfg, ASSIGNMENT)
+    return course_cfg, build_class(cfg, n, course_cfg.submitted_dir)
+
+
+def run_ours(course: CourseConfig) -> OursRun:
+    """Grade every submission of the course with our grader, as `grade` does, and measure it."""
+    from autograder.grade import grade_assignment
 
     started_wall, started = time.time(), time.perf_counter()
-    with TreeMemory() as memory:
-        results = grade_assignment(course_cfg, ASSIGNMENT, force=True, quiet=True)
+    with TreeSampler(include_self=True) as tree:  # the coordinator is this process
+        results = grade_assignment(course, ASSIGNMENT, force=True, quiet=True)
     wall = time.perf_counter() - started
-    ended_wall = started_wall + wall
 
-    out = course / "grades" / ASSIGNMENT
+    # Phases from the files the run writes: the reference cache once the reference passed,
+    # then one report per submission as each finishes.
+    out = course.root / "grades" / ASSIGNMENT
     reference_done = _mtime(out / ".reference.wire")
-    reports = [_mtime(p) for p in (out / "reports").glob("*.json")]
-    last_report = max((t for t in reports if t is not None), default=None)
+    last_report = max(filter(None, (_mtime(p) for p in (out / "reports").glob("*.json"))), default=None)
 
     rows, scores, isolation = [], {}, {}
     for r in results:
         t = r.timings
-        compute = t.get("compute_s")
+        overhead = t.get("overhead_s")
+        if overhead is None and t.get("compute_s") is not None:
+            overhead = round(t["total_s"] - t["compute_s"], 4)
         rows.append({"student": r.student_id, "score": r.score, "max_score": r.max_score,
                      "total_s": t.get("total_s"), "load_s": t.get("load_s"), "tests_s": t.get("tests_s"),
-                     "compute_s": compute,
-                     "overhead_s": t.get("overhead_s", round(t["total_s"] - compute, 4) if compute is not None
-                                         and "total_s" in t else None),
-                     "isolation": r.isolation})
+                     "compute_s": t.get("compute_s"), "overhead_s": overhead, "isolation": r.isolation})
         scores[r.student_id] = {test.name: test.score for test in r.tests}
         isolation[r.isolation or "none"] = isolation.get(r.isolation or "none", 0) + 1
+    n = len(results)
     latencies = [row["total_s"] for row in rows if row["total_s"] is not None]
     overheads = [row["overhead_s"] for row in rows if row["overhead_s"] is not None]
-    lanes = min(a.settings.lanes or os.cpu_count() or 1, max(1, n))
-    return students, OursRun(
-        n=n, lanes=lanes, wall_s=round(wall, 2),
+    settings = load_assignment(course, ASSIGNMENT).settings
+    return OursRun(
+        n=n, lanes=min(settings.lanes or os.cpu_count() or 1, max(1, n)), wall_s=round(wall, 2),
         startup_s=_span(started_wall, reference_done), grading_s=_span(reference_done, last_report),
-        finishing_s=_span(last_report, ended_wall), per_minute=round(60 * n / wall, 1),
+        finishing_s=_span(last_report, started_wall + wall), per_minute=round(60 * n / wall, 1),
         latency_s=Distribution.of(latencies),
-        overhead_s=Distribution.of(overheads) if len(overheads) == len(rows) else Distribution(None, None, None),
-        memory=memory.peak, isolation=isolation, submissions=rows, scores=scores)
+        overhead_s=Distribution.of(overheads) if len(overheads) == n else Distribution(None, None, None),
+        usage=tree.usage, isolation=isolation, submissions=rows, scores=scores)
 
 
 def _mtime(path: Path) -> float | None:
@@ -352,15 +375,15 @@ def hidden_tests(a: Assignment) -> dict[str, tuple[str, float, str]]:
     for path in sorted(a.hidden.glob("test_*.py")):
         for node in ast.parse(path.read_text()).body:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                points = next(float(d.args[0].value) for d in node.decorator_list
-                              if isinstance(d, ast.Call) and getattr(d.func, "attr", getattr(d.func, "id", "")) == "points")
+                points = next(float(d.args[0].value) for d in node.decorator_list  # @points(n)
+                              if isinstance(d, ast.Call) and isinstance(d.func, ast.Name) and d.func.id == "points")
                 doc = (ast.get_docstring(node) or "").splitlines()
                 found[node.name] = (f"{path.name}::{node.name}", points, doc[0] if doc else "")
     return found
 
 
-def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, dict[str, str]]:
-    """The nbgrader hidden test cells, and the mapping grade_id -> our hidden test's name.
+def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, list[Check]]:
+    """The nbgrader hidden test cells, and the checks they make.
 
     Each cell mirrors one of our hidden tests (bench/nbgrader_hidden.py names it) and gets the
     same points; the first one also defines the helpers and the reference solution.
@@ -369,7 +392,7 @@ def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, dict[str, str]
     text = path.read_text()
     lines = text.splitlines()
     ours = hidden_tests(a)
-    prelude, cells, mapping = None, [], {}
+    prelude, cells, checks = None, [], []
     for node in ast.parse(text).body:
         if not isinstance(node, ast.FunctionDef):
             continue
@@ -392,8 +415,8 @@ def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, dict[str, str]
         cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "locked": True, "points": points,
                                      "schema_version": 3, "solution": False, "task": False}
         cells.append(cell)
-        mapping[grade_id] = name
-    return cells, mapping
+        checks.append(Check(grade_id, name, points))
+    return cells, checks
 
 
 def _reference_code(a: Assignment) -> str:
@@ -418,16 +441,16 @@ def _nbgrader(course: Path, *args: str, log: Path) -> tuple[int, float]:
     return code, time.perf_counter() - started
 
 
-def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[dict[str, str], list[str], float]:
+def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[list[Check], list[str], float]:
     """An nbgrader course with Day 41's notebook, minus training and plot cells, plus hidden
-    test cells; released with `nbgrader generate_assignment`. Returns (mapping, removed cells,
+    test cells; released with `nbgrader generate_assignment`. Returns (checks, removed cells,
     seconds generate_assignment took)."""
     a = load_assignment(cfg, ASSIGNMENT)
     nb = nbformat.read(a.reference_notebook, as_version=4)
     skip = set(a.settings.skip_tags)
     removed = [c.get("id", "?") for c in nb.cells if skip.intersection(c.metadata.get("tags", []))]
     nb.cells = [c for c in nb.cells if not skip.intersection(c.metadata.get("tags", []))]
-    cells, mapping = hidden_cells(cfg, a)
+    cells, checks = hidden_cells(cfg, a)
     nb.cells.extend(cells)
     _write(course / "source" / ASSIGNMENT / a.notebook, nbformat.writes(nb))
     _write(course / "nbgrader_config.py",
@@ -438,7 +461,7 @@ def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[dict[str, str
     code, seconds = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=course / "nbgrader.log")
     if code != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed (exit {code}); see {course / 'nbgrader.log'}")
-    return mapping, removed, seconds
+    return checks, removed, seconds
 
 
 def nbgrader_submission(release, submitted: Path, dest: Path) -> None:
@@ -458,19 +481,19 @@ def nbgrader_submission(release, submitted: Path, dest: Path) -> None:
         return ("grade_id", gid) if gid else ("id", cell.get("id"))
 
     known = {key(c) for c in release.cells}
-    theirs, extras, anchor = {}, {}, None
+    matched, extras, anchor = {}, {}, None
     for cell in student.cells:
         k = key(cell)
         if k in known:
-            theirs[k], anchor = cell, k
+            matched[k], anchor = cell, k
         elif not _grade_id(cell):
             extras.setdefault(anchor, []).append(cell)
     cells = list(extras.get(None, []))
     for cell in release.cells:
         k = key(cell)
         cell = copy.deepcopy(cell)
-        if k in theirs and (_is_solution(cell) or not _nbgrader_meta(cell)):
-            cell.source = theirs[k].source
+        if k in matched and (_is_solution(cell) or not _nbgrader_meta(cell)):
+            cell.source = matched[k].source
         cells.append(cell)
         cells.extend(extras.get(k, []))
     out = copy.deepcopy(release)
@@ -478,50 +501,48 @@ def nbgrader_submission(release, submitted: Path, dest: Path) -> None:
     nbformat.write(out, dest)
 
 
-def run_nbgrader(cfg: CourseConfig, work: Path, students: list[Student], submitted: Path) -> tuple[NbgraderRun, dict]:
-    """`nbgrader autograde` on the same class; returns the run and the mapping grade_id -> test."""
-    from nbgrader.api import Gradebook, MissingEntry
+def run_nbgrader(cfg: CourseConfig, work: Path, students: list[Student], submitted: Path) -> NbgraderRun:
+    """`nbgrader autograde`, one call for the whole class, on the same notebooks as ours."""
+    from nbgrader.api import Gradebook
 
     a = load_assignment(cfg, ASSIGNMENT)
     course = _fresh_dir(work / "nbgrader")
-    mapping, removed, generate_s = make_nbgrader_course(cfg, course)
+    checks, removed, generate_s = make_nbgrader_course(cfg, course)
     release = nbformat.read(course / "release" / ASSIGNMENT / a.notebook, as_version=4)
     for s in students:
         nbgrader_submission(release, submitted / s.id / ASSIGNMENT / a.notebook,
                             course / "submitted" / s.id / ASSIGNMENT / a.notebook)
 
-    with TreeMemory() as memory:
+    with TreeSampler(include_self=False) as tree:  # nbgrader and its kernels, not this process
         code, wall = _nbgrader(course, "autograde", ASSIGNMENT, "--force", log=course / "nbgrader.log")
 
     scores, not_graded = {}, []
     notebook = Path(a.notebook).stem
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for s in students:
-            try:
-                if not (course / "autograded" / s.id / ASSIGNMENT / a.notebook).is_file():
-                    raise MissingEntry()
-                scores[s.id] = {gid: float(gb.find_grade(gid, notebook, ASSIGNMENT, s.id).score or 0.0)
-                                for gid in mapping}
-            except MissingEntry:  # autograde failed on this notebook: no points
-                not_graded.append(s.id)
-                scores[s.id] = {gid: 0.0 for gid in mapping}
+            if not (course / "autograded" / s.id / ASSIGNMENT / a.notebook).is_file():
+                not_graded.append(s.id)  # autograde failed on this notebook (invalid JSON): no points
+                scores[s.id] = {c.grade_id: 0.0 for c in checks}
+                continue
+            scores[s.id] = {c.grade_id: float(gb.find_grade(c.grade_id, notebook, ASSIGNMENT, s.id).score or 0)
+                            for c in checks}
     n = len(students)
     return NbgraderRun(n=n, wall_s=round(wall, 2), generate_s=round(generate_s, 2),
                        per_minute=round(60 * n / wall, 1), per_notebook_s=round(wall / n, 3), exit_code=code,
-                       not_graded=not_graded, memory=memory.peak, removed_cells=removed, scores=scores), mapping
+                       not_graded=not_graded, usage=tree.usage, removed_cells=removed, checks=checks, scores=scores)
 
 
-def compare(ours: OursRun, theirs: NbgraderRun, mapping: dict[str, str]) -> Agreement:
-    """Every (student, mapped check): nbgrader's points against ours for the same hidden test."""
+def compare(ours: OursRun, theirs: NbgraderRun) -> Agreement:
+    """Every (student, check): nbgrader's points against ours for the hidden test it mirrors."""
     compared, disagreements = 0, []
     for student, by_grade_id in sorted(theirs.scores.items()):
-        for grade_id, test in sorted(mapping.items()):
-            mine = ours.scores.get(student, {}).get(test)
+        for check in theirs.checks:
+            mine = ours.scores.get(student, {}).get(check.test)
             compared += 1
-            if mine is None or abs(mine - by_grade_id[grade_id]) > 1e-9:
-                disagreements.append({"student": student, "check": test, "ours": mine,
-                                      "nbgrader": by_grade_id[grade_id]})
-    return Agreement(compared=compared, checks=len(mapping), disagreements=disagreements)
+            if mine is None or abs(mine - by_grade_id[check.grade_id]) > 1e-9:
+                disagreements.append({"student": student, "check": check.test, "ours": mine,
+                                      "nbgrader": by_grade_id[check.grade_id]})
+    return Agreement(compared=compared, checks=len(theirs.checks), disagreements=disagreements)
 
 
 # -- output --------------------------------------------------------------------------------------
@@ -531,28 +552,31 @@ def _fmt(x, unit: str = "", digits: int = 2) -> str:
 
 
 def table(ours: OursRun, theirs: NbgraderRun | None, agreement: Agreement | None) -> str:
+    def both(f, unit="", digits=1):
+        return _fmt(f(ours), unit, digits), _fmt(f(theirs), unit, digits) if theirs else "-"
+
     rows = [("submissions", str(ours.n), str(theirs.n) if theirs else "-"),
-            ("wall time, whole class", _fmt(ours.wall_s, " s", 1), _fmt(theirs.wall_s, " s", 1) if theirs else "-"),
-            ("  of which start-up + reference", _fmt(ours.startup_s, " s", 1), "-"),
-            ("submissions / minute", _fmt(ours.per_minute, "", 1), _fmt(theirs.per_minute, "", 1) if theirs else "-"),
-            ("latency p50 / p95 per submission", f"{_fmt(ours.latency_s.p50, ' s')} / {_fmt(ours.latency_s.p95, ' s')}",
+            ("wall time, whole class", *both(lambda r: r.wall_s, " s")),
+            ("  of which start-up + reference check", _fmt(ours.startup_s, " s", 1), "-"),
+            ("submissions / minute", *both(lambda r: r.per_minute)),
+            ("latency per submission p50 / p95", f"{_fmt(ours.latency_s.p50, ' s')} / {_fmt(ours.latency_s.p95, ' s')}",
              f"{_fmt(theirs.per_notebook_s, ' s')} (wall/N)" if theirs else "-"),
             ("overhead beyond compute mean / p50 / p95",
              " / ".join(_fmt(v, " s") for v in (ours.overhead_s.mean, ours.overhead_s.p50, ours.overhead_s.p95)), "-"),
-            ("peak RSS of the process tree (sum)", _fmt(ours.memory.rss_mb, " MB", 0),
-             _fmt(theirs.memory.rss_mb, " MB", 0) if theirs else "-"),
-            ("peak PSS of the process tree", _fmt(ours.memory.pss_mb, " MB", 0),
-             _fmt(theirs.memory.pss_mb, " MB", 0) if theirs else "-"),
-            ("isolation", ", ".join(f"{k} ({v})" for k, v in ours.isolation.items()), "none (one Jupyter kernel)"
-             if theirs else "-")]
+            ("CPU seconds per submission (whole tree)", *both(lambda r: r.usage.cpu_s / r.n, " s", 2)),
+            ("peak RSS, sum over the tree (over-counts)", *both(lambda r: r.usage.rss_mb, " MB", 0)),
+            ("peak PSS, sum over the tree", *both(lambda r: r.usage.pss_mb, " MB", 0)),
+            ("isolation (submissions)", ", ".join(f"{k.split(':')[0]} ({v})" for k, v in ours.isolation.items()),
+             "none: a Jupyter kernel" if theirs else "-")]
     widths = [max(len(r[i]) for r in rows + [("", "ours", "nbgrader")]) for i in range(3)]
     lines = [f"{'':<{widths[0]}}  {'ours':>{widths[1]}}  {'nbgrader':>{widths[2]}}"]
     lines += [f"{a:<{widths[0]}}  {b:>{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
     if theirs:
-        lines.append(f"throughput ratio ours / nbgrader: {ours.per_minute / theirs.per_minute:.2f}x")
+        lines.append(f"ours / nbgrader: {ours.per_minute / theirs.per_minute:.2f}x the submissions per minute, "
+                     f"{ours.usage.cpu_s / max(theirs.usage.cpu_s, 1e-9):.2f}x the CPU seconds")
     if agreement:
         lines.append(f"agreement: {agreement.compared - len(agreement.disagreements)}/{agreement.compared} "
-                     f"(student, check) pairs agree over {agreement.checks} checks; "
+                     f"(student, check) pairs over {agreement.checks} checks; "
                      f"{len(agreement.disagreements)} disagreements")
         lines += [f"  {d['student']} {d['check']}: ours {d['ours']}, nbgrader {d['nbgrader']}"
                   for d in agreement.disagreements[:20]]
@@ -585,33 +609,37 @@ def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool
           flush=True)
 
     started = time.perf_counter()
-    students, ours = run_ours(cfg, work, n)
-    phases["ours_s"] = round(time.perf_counter() - started, 1)
+    course, students = prepare_course(cfg, work, n)
+    phases["build_class_s"] = round(time.perf_counter() - started, 1)
+    ours = run_ours(course)
+    phases["ours_s"] = ours.wall_s
     print(f"ours: {ours.wall_s:.1f} s", flush=True)
 
-    theirs = mapping = agreement = None
+    theirs = agreement = None
     if nbgrader:
         started = time.perf_counter()
-        theirs, mapping = run_nbgrader(cfg, work, students, work / "course" / cfg.nbgrader.submitted_directory)
-        phases["nbgrader_s"] = round(time.perf_counter() - started, 1)
+        theirs = run_nbgrader(cfg, work, students, course.submitted_dir)
+        phases["nbgrader_total_s"] = round(time.perf_counter() - started, 1)  # course, release, class, autograde
+        phases["nbgrader_autograde_s"] = theirs.wall_s
         print(f"nbgrader: {theirs.wall_s:.1f} s (exit code {theirs.exit_code})", flush=True)
-        agreement = compare(ours, theirs, mapping)
+        agreement = compare(ours, theirs)
 
     print(table(ours, theirs, agreement))
     result = {
         "n": n, "assignment": ASSIGNMENT, "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine, "phases": phases,
+        "machine": {**machine, "load_avg_end": [round(x, 2) for x in os.getloadavg()]}, "phases": phases,
         "class": {"kinds": _count(s.kind for s in students), "left_out_variants": sorted(SLOW_VARIANTS),
                   "students": [asdict(s) for s in students]},
         "ours": _summary(ours),
         "nbgrader": None if theirs is None else {
-            **{k: v for k, v in asdict(theirs).items() if k != "scores"},
-            "checks": len(mapping), "points": sum(hidden_tests(load_assignment(cfg, ASSIGNMENT))[t.split("::")[1]][1]
-                                                  for t in mapping.values()),
-            "mapping": mapping, "dropped": DROPPED,
+            **{k: v for k, v in asdict(theirs).items() if k not in ("scores", "checks")},
+            "mapping": {c.grade_id: c.test for c in theirs.checks},
+            "points_compared": sum(c.points for c in theirs.checks), "dropped": DROPPED,
             "note": "the nbgrader notebook leaves out the training and plot cells; it runs the visible test cells "
-                    "and one hidden cell per mapped check; our speed tests have no nbgrader counterpart"},
-        "ratio_per_minute": round(ours.per_minute / theirs.per_minute, 2) if theirs else None,
+                    "and one hidden cell per check; our speed tests have no nbgrader counterpart"},
+        "ratios": None if theirs is None else {
+            "per_minute_ours_over_nbgrader": round(ours.per_minute / theirs.per_minute, 2),
+            "cpu_ours_over_nbgrader": round(ours.usage.cpu_s / max(theirs.usage.cpu_s, 1e-9), 3)},
         "agreement": None if agreement is None else asdict(agreement),
         "raw": {"ours": ours.submissions,
                 "nbgrader_points": None if theirs is None else theirs.scores},
@@ -627,13 +655,13 @@ def memory_scaling(cfg: CourseConfig, small: int = 50, large: int = 500, out: Pa
     at most 1.2). Writes `out` (default bench/scaling.json)."""
     runs = {}
     for n in (small, large):
-        _, run = run_ours(cfg, _fresh_dir(cfg.root / "bench" / "work" / f"scaling-n{n}"), n)
-        runs[n] = run
-        print(f"ours, n={n}: {run.wall_s:.1f} s, {run.per_minute:.1f}/min, peak RSS {run.memory.rss_mb:.0f} MB, "
-              f"PSS {_fmt(run.memory.pss_mb, ' MB', 0)}", flush=True)
-    rss = round(runs[large].memory.rss_mb / runs[small].memory.rss_mb, 3)
-    pss = (round(runs[large].memory.pss_mb / runs[small].memory.pss_mb, 3)
-           if runs[large].memory.pss_mb and runs[small].memory.pss_mb else None)
+        course, _ = prepare_course(cfg, _fresh_dir(cfg.root / "bench" / "work" / f"scaling-n{n}"), n)
+        runs[n] = run = run_ours(course)
+        print(f"ours, n={n}: {run.wall_s:.1f} s, {run.per_minute:.1f}/min, peak RSS {run.usage.rss_mb:.0f} MB, "
+              f"PSS {_fmt(run.usage.pss_mb, ' MB', 0)}", flush=True)
+    rss = round(runs[large].usage.rss_mb / runs[small].usage.rss_mb, 3)
+    pss = (round(runs[large].usage.pss_mb / runs[small].usage.pss_mb, 3)
+           if runs[large].usage.pss_mb and runs[small].usage.pss_mb else None)
     result = {"timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "machine": _machine(),
               "small": {"n": small, **_brief(runs[small])}, "large": {"n": large, **_brief(runs[large])},
               "rss_ratio": rss, "pss_ratio": pss, "within_1_2x": rss <= 1.2}
@@ -645,7 +673,8 @@ def memory_scaling(cfg: CourseConfig, small: int = 50, large: int = 500, out: Pa
 
 def _brief(run: OursRun) -> dict:
     return {"wall_s": run.wall_s, "per_minute": run.per_minute, "startup_s": run.startup_s,
-            "latency_s": asdict(run.latency_s), "memory": asdict(run.memory)}
+            "grading_s": run.grading_s, "finishing_s": run.finishing_s, "latency_s": asdict(run.latency_s),
+            "overhead_s": asdict(run.overhead_s), "usage": asdict(run.usage)}
 
 
 def _count(items) -> dict[str, int]:
