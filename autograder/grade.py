@@ -272,6 +272,8 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
         r = apply_late_policy(cfg, a.id, report.fill_missing_tests(r, template), times.get(r.student_id))
         results[r.student_id] = r
         report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
+        r.pytest_report = None  # on disk now; memory stays flat however large the class
+        r.figures = []
         progress.step(r.student_id)
 
     try:

@@ -137,7 +137,7 @@ class SandboxedCode:
 
     def close(self) -> None:
         if self.worker is not None:
-            self.worker.kill()
+            self.worker.kill(wait=False)
             self.worker = None
 
     # -- probes -------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class Lane:
         json_report = JSONReport()
         args = [str(self.assignment.hidden), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
                 "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
-                "-p", "no:logging", "-p", "no:doctest",
+                "-p", "no:logging", "-p", "no:doctest", "--tb=native", "--capture=no",
                 "--rootdir", str(self.assignment.hidden), "-c", os.devnull,
                 "--import-mode=importlib", "--json-report-file=none", "--json-report-omit=collectors",
                 "-W", "ignore::DeprecationWarning"]

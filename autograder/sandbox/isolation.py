@@ -129,6 +129,13 @@ def probe(worker_user: str = "nobody") -> Capabilities:
     memory, pids = _own_cgroup("memory"), _own_cgroup("pids")
     cgroups = False
     if root and memory and pids:
+        for parent in (memory / "autograder", pids / "autograder"):  # left by a killed keeper
+            for stale in (parent.glob("w*") if parent.is_dir() else []):
+                try:
+                    if not (stale / "cgroup.procs").read_text().strip():
+                        stale.rmdir()
+                except OSError:
+                    pass
         test = memory / f"autograder-probe-{os.getpid()}"
         try:
             test.mkdir()

@@ -131,6 +131,14 @@ class Zygote:
             return ExitInfo(None, reply["signal"])
         return ExitInfo(*decode_keeper_exit(reply["exit"]))
 
+    def release(self, keeper: int) -> None:
+        """Let the zygote reap this keeper in its own time (no answer to wait for)."""
+        try:
+            if self.alive():
+                socket.send_fds(self.ctl, [json.dumps({"cmd": "release", "pid": keeper}).encode()], [])
+        except OSError:
+            pass
+
     def close(self) -> None:
         if self.ctl is not None:
             self.ctl.close()
@@ -173,8 +181,9 @@ class Worker:
     def _recv_until(self, deadline: float):
         return wire.decode(wire.recv_frame(self.sock, deadline=deadline))
 
-    def kill(self) -> None:
-        """Kill the worker and everything it started, then reap its keeper for the exit status.
+    def kill(self, wait: bool = True) -> None:
+        """Kill the worker and everything it started, then reap its keeper for the exit status
+        (or, with wait=False, leave the reaping to the zygote: a closed worker's status is moot).
 
         The worker is PID 1 of its own PID namespace (where the machine allows): when it dies,
         the kernel kills every process in that namespace. Its process group goes too, for
@@ -187,4 +196,8 @@ class Worker:
             except (ProcessLookupError, PermissionError):
                 pass
         self.sock.close()
-        self.exit = self.zygote.reap(self.keeper)
+        if wait:
+            self.exit = self.zygote.reap(self.keeper)
+        else:
+            self.exit = ExitInfo(None, signal.SIGKILL)
+            self.zygote.release(self.keeper)

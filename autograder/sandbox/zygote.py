@@ -7,6 +7,9 @@ Protocol, over a SOCK_SEQPACKET control socket (one JSON message per packet):
   <- {"pid": W, "keeper": K}                           worker serving on that fd (see isolation)
   -> {"cmd": "reap", "pid": K}                         wait for a keeper once its worker is gone
   <- {"pid": K, "exit": code | null, "signal": sig | null}
+  -> {"cmd": "release", "pid": K}                      (no answer) reap it whenever it is done:
+                                                       nobody needs the status of a worker closed
+                                                       after its last test
 """
 from __future__ import annotations
 
@@ -59,7 +62,14 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
     _send(ctl, {"ready": True, "probes": sorted(probes), "isolation": caps.to_dict()})
 
+    released: set[int] = set()
     while True:
+        for pid in list(released):  # keepers closed without waiting; collect the finished ones
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    released.discard(pid)
+            except ChildProcessError:
+                released.discard(pid)
         try:
             data, fds, _flags, _addr = socket.recv_fds(ctl, 1 << 16, 1)
         except (ConnectionError, OSError):
@@ -82,6 +92,8 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
             with os.fdopen(report_r, "rb") as report:
                 pid = int(report.read() or b"0")
             _send(ctl, {"pid": pid, "keeper": keeper})
+        elif message["cmd"] == "release":
+            released.add(message["pid"])
         elif message["cmd"] == "reap":
             pid = message["pid"]
             try:
