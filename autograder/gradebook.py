@@ -5,6 +5,7 @@ formgrader show the same points as scores.csv; a regrade updates the same rows, 
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from autograder.config import CourseConfig, parse_time
@@ -40,7 +41,9 @@ def record(cfg: CourseConfig, assignment_id: str, notebook: str, results: list[S
 
     name = Path(notebook).stem
     due = cfg.due.get(assignment_id)
-    with _open(cfg) as gb:
+    with warnings.catch_warnings(), _open(cfg) as gb:
+        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; harmless.
+        warnings.simplefilter("ignore", category=Warning)
         gb.update_or_create_assignment(assignment_id, duedate=parse_time(due).replace(tzinfo=None) if due else None)
         nb = gb.update_or_create_notebook(name, assignment_id)
         wanted = {t.name for t in template.tests}
