@@ -273,7 +273,6 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
         results[r.student_id] = r
         report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
         r.pytest_report = None  # on disk now; memory stays flat however large the class
-        r.figures = []
         progress.step(r.student_id)
 
     try:

@@ -482,12 +482,12 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--host-resolver-rules=MAP * ~NOTFOUND"]  # and should anything try, it resolves nothing
 
 DECODE_CHECK = """<script>
+// 'load' fires only after every image has loaded or failed: count the decoded ones right there,
+// synchronously, so --dump-dom never races an unresolved promise.
 window.addEventListener('load', () => {
   const images = Array.from(document.images);
-  Promise.allSettled(images.map(i => i.decode())).then(outcomes => {
-    const ok = outcomes.filter((o, k) => o.status === 'fulfilled' && images[k].naturalWidth > 0).length;
-    document.body.setAttribute('data-decoded', ok + '/' + images.length);
-  });
+  const ok = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.setAttribute('data-decoded', ok + '/' + images.length);
 });
 </script>"""
 
