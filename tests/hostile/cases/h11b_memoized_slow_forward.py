@@ -8,7 +8,7 @@ positional encoding keep their points.
 """
 
 EXPECT = {
-    "attacked": ["speed"],
+    "attacked": ["mha_speed", "encoder_speed", "model_speed"],  # the relative tests; the absolute 0.5 s bound may not catch loops
     "statuses": ["FAILED", "TIMEOUT"],
     "keep": ["values", "shape", "positional"],
 }
