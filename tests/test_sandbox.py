@@ -1,6 +1,8 @@
 """The sandbox: what a worker can see and do, at the strongest isolation level this machine has."""
 import os
+import shutil
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -103,6 +105,31 @@ def test_worker_sees_no_secrets_and_writes_only_its_scratch(worker, tmp_path):
     scratch = facts["cwd"]
     assert worker.probe("facts", write=[scratch])["writable"][scratch]
     assert not list(tmp_path.iterdir())  # nothing landed in the host folder either
+
+
+@pytest.fixture
+def checkout_at_the_top():
+    """A folder at "/" nobody listed anywhere, like a CI checkout under /check, holding a secret."""
+    folder = Path(f"/ag-checkout-{os.getpid()}")
+    (folder / "course" / "hidden").mkdir(parents=True)
+    (folder / "course" / "hidden" / "test_values.py").write_text("SECRET = 1\n")
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_worker_sees_nothing_outside_the_system_wherever_the_course_lives(checkout_at_the_top, zygote, tmp_path):
+    """Can a worker find any file outside the operating system's folders, other than the
+    interpreter and packages bound back for it, even in a top-level folder no list names?"""
+    spec = {"scratch": str(tmp_path), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
+            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": []}
+    code = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], spec, SETTINGS)
+    try:
+        bound_back = [sys.prefix, sys.base_prefix, str(REPO / "autograder")]
+        seen = code.probe("files_outside_system", skip=bound_back)
+    finally:
+        code.close()
+    assert checkout_at_the_top.name in seen["top"]  # the folder is there, as an empty stand-in
+    assert seen["found"] == [], seen["found"][:20]
 
 
 def _wait_gone(pids, seconds=5.0):

@@ -25,13 +25,6 @@ from autograder.notebook import NotebookError, read_code_cells
 from autograder.results import LoadIssue, Status, SubmissionResult
 from autograder.sandbox.launcher import Zygote
 
-# Never visible to a worker (it gets an empty, read-only folder in their place), whatever the
-# machine: homes, the course (hidden tests, reference, solutions, submissions, grades, gradebook),
-# and every place where another course or a grader's temporary files could be. The interpreter
-# and its packages are bound back read-only (see sandbox/zygote.py).
-HIDDEN_FROM_WORKERS = ("/root", "/home", "/work", "/srv", "/mnt", "/media", "/opt", "/var", "/tmp", "/run")
-
-
 class Lane:
     def __init__(self, assignment: Assignment, reference_cache: dict | None = None):
         self.assignment = assignment
@@ -39,7 +32,9 @@ class Lane:
         self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
         self.zygote = Zygote(list(assignment.probes))
         self.isolation = self.zygote.capabilities.describe()
-        self.hide = [*HIDDEN_FROM_WORKERS, str(assignment.source.parent.parent), str(self.scratch_root)]
+        # Hidden on top of everything outside the operating system (sandbox/isolation.py): the
+        # course and our scratch, in case the machine keeps them somewhere like /usr/local.
+        self.hide = [str(assignment.source.parent.parent), str(self.scratch_root)]
         cells = read_code_cells(assignment.reference_notebook, self.settings.skip_tags,
                                 self.settings.max_notebook_bytes, self.settings.max_code_cells)
         self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,

@@ -34,6 +34,13 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
 NAMESPACES = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
 
+# What a worker sees at the top of the filesystem: the operating system, nothing else. Every other
+# entry of "/" (homes, /work, /srv, /opt, a CI checkout under /check, a mounted volume) becomes an
+# empty read-only folder, whatever the machine names it: an allowlist, because a list of places
+# to hide misses the course wherever nobody thought to look. What the interpreter needs inside
+# them is bound back read-only (`expose`, see sandbox/zygote.py).
+SYSTEM_TOP = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev"})
+
 # Keeper exit codes beyond a plain exit status (0..127) and a signal (128 + signal).
 EXIT_MEMORY = 200
 EXIT_SANDBOX = 201   # a layer the probe promised could not be applied: fail closed
@@ -230,11 +237,19 @@ def _mountpoints() -> list[str]:
     return points
 
 
+def outside_system() -> list[str]:
+    """The entries of "/" a worker must not see. Symbolic links are left alone: what they point
+    to is hidden, or not, where it really lives."""
+    return ["/" + name for name in os.listdir("/")
+            if name not in SYSTEM_TOP and not os.path.islink("/" + name)]
+
+
 def private_filesystem(hide: list[str], expose: list[str], scratch_bytes: int, uid: int, gid: int) -> str:
-    """In a fresh mount namespace: hide `hide` (except what `expose` needs), make every mount
-    read-only, give the worker one writable tmpfs, and a /proc of its own PID namespace.
-    Returns the scratch path."""
+    """In a fresh mount namespace: hide everything outside the operating system and `hide` (the
+    course, wherever it lives; except what `expose` needs), make every mount read-only, give the
+    worker one writable tmpfs, and a /proc of its own PID namespace. Returns the scratch path."""
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    hide = [*outside_system(), *hide]
     hide = sorted({os.path.realpath(h) for h in hide if os.path.lexists(h)}, key=len)
     expose = sorted({os.path.realpath(e) for e in expose if os.path.exists(e)})
     for target in hide:

@@ -21,6 +21,11 @@ import socket
 import sys
 
 
+def _inside(path: str, folder: str) -> bool:
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
 def _load_probes(paths: list[str]) -> dict:
     from autograder.sandbox import probekit
 
@@ -54,10 +59,14 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
     warm_up()
     caps = isolation.probe()
     # What a sandboxed worker must still be able to read: the interpreter and its packages.
-    # Not the course root that sys.path[0] points at: only our package folder inside it.
+    # Nothing else of the project that holds our package (sys.path[0]: the course root, or a
+    # checkout with tests): only the package folder itself, and the virtual environment.
     package = os.path.dirname(os.path.dirname(os.path.abspath(isolation.__file__)))  # .../autograder
-    expose = [p for p in sys.path if p and os.path.isdir(p) and os.path.abspath(p) != os.path.dirname(package)]
-    expose += [package, sys.prefix, sys.base_prefix]
+    project = os.path.dirname(package)
+    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    expose = [p for p in sys.path if p and os.path.isdir(p)
+              and (not _inside(p, project) or any(_inside(p, x) for x in prefixes))]
+    expose += [package, *prefixes]
     gc.collect()
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
     _send(ctl, {"ready": True, "probes": sorted(probes), "isolation": caps.to_dict()})

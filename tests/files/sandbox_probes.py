@@ -100,3 +100,19 @@ def flood(student, mb=100):
         except OSError:
             pass
     return {"survived": True}
+
+
+@probe
+def files_outside_system(student, skip=()):
+    """Every file a worker can reach outside the operating system's folders, not walking into
+    `skip` (the interpreter and packages bound back on purpose) or its own scratch."""
+    system = ("/proc", "/sys", "/dev", "/usr", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
+    skip = (*skip, os.getcwd())
+    found = []
+    for top, dirs, files in os.walk("/"):
+        if top.startswith(system) or any(top == s or top.startswith(s.rstrip("/") + "/") for s in skip):
+            dirs[:] = []
+            continue
+        # A hidden file is /dev/null bound over it: only regular files hold anything.
+        found += [p for p in (os.path.join(top, f) for f in files) if os.path.isfile(p)]
+    return {"top": sorted(os.listdir("/")), "found": found}
