@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,15 @@ def executor_factory(cfg: CourseConfig, a: Assignment, lanes: int, scheduler: st
     return (lambda: lanes_mod.local_pool(str(cfg.root), a.id, lanes)), 1
 
 
+def _import_for_the_finish() -> None:
+    """The finishing stage's heavy imports (matplotlib for the dashboard, nbgrader's gradebook),
+    done while the lanes start up and this process would only wait."""
+    import importlib
+
+    for name in ("matplotlib.backends.backend_agg", "matplotlib.figure", "nbgrader.api", "alembic.script"):
+        importlib.import_module(name)
+
+
 def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
                      lanes: int | None = None, quiet: bool = False, scheduler: str | None = None) -> list[SubmissionResult]:
     a = load_assignment(cfg, assignment_id)
@@ -237,6 +247,7 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
     say(f"grading {a.id}: {len(subs)} submissions on {where}, isolation {caps.describe()}")
 
     started = time.perf_counter()
+    threading.Thread(target=_import_for_the_finish, name="imports", daemon=True).start()
     cache_file = out / ".reference.wire"
     new_executor, batch_size = executor_factory(cfg, a, lanes, scheduler, len(subs))
     executor = new_executor()

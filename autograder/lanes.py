@@ -100,8 +100,13 @@ def local_pool(root: str, assignment_id: str, lanes: int) -> cf.ProcessPoolExecu
     not inherit the coordinator's state or threads, and should not pay for imports again."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["autograder.judge.lane"])
-    return cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=warm,
+    pool = cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=warm,
                                   initargs=(root, assignment_id))
+    # The pool starts a process per submitted task while none is idle: start every lane now, so
+    # that all build their judges while the reference is checked, not after.
+    for _ in range(lanes):
+        pool.submit(int)
+    return pool
 
 
 def batches(items: list[Item], size: int) -> list[list[Item]]:

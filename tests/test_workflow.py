@@ -105,6 +105,26 @@ def test_regrading_updates_the_gradebook_without_duplicates(graded):
     assert counts() == before and before[0] == 4
 
 
+def test_gradebook_schema_version_is_the_one_nbgrader_stamps(tmp_path):
+    """Does a gradebook we create carry the alembic head that nbgrader's own `alembic heads` names,
+    so that nbgrader's migrations treat it as current?"""
+    import sqlite3
+
+    from autograder.config import load
+    from autograder.gradebook import _open
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    cfg = load(copy_course(tmp_path / "course"))
+    with _open(cfg):
+        pass
+    with sqlite3.connect(cfg.root / cfg.nbgrader.gradebook) as db:
+        (stamped,), = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    alembic = str(Path(sys.executable).parent / "alembic")
+    with _temp_alembic_ini("sqlite:///unused.db") as ini:
+        heads = subprocess.run([alembic, "-c", ini, "heads"], capture_output=True, text=True, check=True).stdout
+    assert stamped and stamped == heads.split()[0]
+
+
 @pytest.mark.slow
 def test_exports_gradescope_and_canvas(graded):
     """Are there valid Gradescope results.json files and a Canvas CSV with the roster's names?"""

@@ -1,29 +1,25 @@
 """A grading lane: one trusted process that grades submissions one after another.
 
-It owns a warm zygote and a reference worker for the whole run, and runs the hidden tests
-with pytest once per submission. It returns results as data; it never writes reports.
+It owns a warm zygote, a reference worker and one pytest session of the hidden tests for the
+whole run (judge/session.py), and runs the tests once per submission. It returns results as
+data; it never writes reports.
 """
 from __future__ import annotations
 
-import contextlib
 import gc
-import io
-import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import pytest
-
 from autograder import figures, wire
 from autograder.assignment import Assignment
 from autograder.judge.client import Reference, SandboxedCode
-from autograder.judge.plugin import JudgePlugin
+from autograder.judge.session import HiddenTestSession
 from autograder.notebook import NotebookError, read_code_cells
-from autograder.results import LoadIssue, Status, SubmissionResult
+from autograder.results import LoadIssue, Status, SubmissionResult, TestOutcome
 from autograder.sandbox.launcher import Zygote
+
 
 class Lane:
     def __init__(self, assignment: Assignment, reference_cache: dict | None = None):
@@ -39,6 +35,7 @@ class Lane:
                                 self.settings.max_notebook_bytes, self.settings.max_code_cells)
         self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,
                                    cache=dict(reference_cache or {}))
+        self.session = HiddenTestSession(assignment.hidden)  # collected now: a broken test stops the run here
         # Pictures for the feedback pages (hidden/figures.py), drawn here, in the trusted process.
         self.figures = figures.load_entries(assignment.hidden)
         # pytest runs gc.collect() in every session; with torch imported that walk costs ~0.1 s.
@@ -73,7 +70,7 @@ class Lane:
         reference_compute = self.reference.compute_s
         figures_s = 0.0
         try:
-            plugin, report = self.run_hidden_tests(code)
+            outcomes, report = self.run_hidden_tests(code)
             if self.figures and result.load_error is None and code.fatal is None:
                 drawing = time.perf_counter()
                 result.figures = figures.render(self.figures, code, self.reference)
@@ -81,7 +78,7 @@ class Lane:
         finally:
             code.close()
             shutil.rmtree(spec["scratch"], ignore_errors=True)
-        result.tests = sorted(plugin.outcomes.values(), key=lambda t: t.name)
+        result.tests = sorted(outcomes.values(), key=lambda t: t.name)
         result.pytest_report = report
         total = time.perf_counter() - started
         # compute_s: what the probes themselves computed in warm workers (student and reference);
@@ -92,36 +89,15 @@ class Lane:
                           "overhead_s": round(total - compute, 4), "figures_s": round(figures_s, 4)}
         return result
 
-    def run_hidden_tests(self, code: SandboxedCode) -> tuple[JudgePlugin, dict]:
-        from pytest_jsonreport.plugin import JSONReport
-
-        plugin = JudgePlugin(code, self.reference, self.settings)
-        self._pytest_output = io.StringIO()
-        # Hidden test files of two assignments share names (test_shape.py ...); a module another
-        # assignment's lane imported in this process must not stand in for ours.
-        for name, module in list(sys.modules.items()):
-            origin = Path(getattr(module, "__file__", None) or "/")
-            if origin.parent.name == "hidden" and origin.parent != self.assignment.hidden:
-                del sys.modules[name]
-        json_report = JSONReport()
-        args = [str(self.assignment.hidden), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-                "-p", "no:unraisableexception", "-p", "no:threadexception", "-p", "no:faulthandler",
-                "-p", "no:logging", "-p", "no:doctest", "--tb=native", "--capture=no",
-                "--rootdir", str(self.assignment.hidden), "-c", os.devnull,
-                "--import-mode=importlib", "--json-report-file=none", "--json-report-omit=collectors",
-                "-W", "ignore::DeprecationWarning"]
-        with contextlib.redirect_stdout(self._pytest_output), contextlib.redirect_stderr(self._pytest_output):
-            exit_code = pytest.main(args, plugins=[plugin, json_report])
-        if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
-            raise RuntimeError(f"{self.assignment.hidden}: the hidden tests could not run "
-                               f"(pytest exit code {int(exit_code)}):\n{self._pytest_output.getvalue()[-3000:]}")
-        return plugin, json_report.report
+    def run_hidden_tests(self, code: SandboxedCode) -> tuple[dict[str, TestOutcome], dict]:
+        return self.session.run(code, self.reference, self.settings)
 
     def reference_cache_frame(self) -> bytes:
         """The reference results recorded so far, in the safe wire format."""
         return wire.encode(self.reference.cache)
 
     def close(self) -> None:
+        self.session.close()
         self.reference.close()
         self.zygote.close()
         shutil.rmtree(self.scratch_root, ignore_errors=True)

@@ -50,7 +50,12 @@ def describe_failure(excinfo) -> tuple[Status, str]:
 
 
 class JudgePlugin:
-    def __init__(self, submission, reference, settings):
+    """Registered once per pytest session; `begin` hands it each submission in turn."""
+
+    def __init__(self, submission=None, reference=None, settings=None):
+        self.begin(submission, reference, settings)
+
+    def begin(self, submission, reference, settings) -> None:
         # Underscored: pytest would take attributes named like the fixtures for fixtures.
         self._submission, self._reference, self._settings = submission, reference, settings
         self.outcomes: dict[str, TestOutcome] = {}
