@@ -287,6 +287,22 @@ def test_pictures_of_correct_code_show_both_sides():
         assert image.width > 400 and image.height > 200
 
 
+def test_a_remembered_colour_bar_draws_the_same_picture(monkeypatch):
+    """Is a picture whose colour bar was kept from an earlier student the same, pixel for pixel,
+    as one drawn from scratch, and does a new scale draw a new bar?"""
+    import numpy as np
+
+    entry = checked(ENTRIES[:1])[0]
+    want = np.random.default_rng(0).random((6, 6))
+    monkeypatch.setattr(figures, "_PLOTS", {})
+    fresh = figures.draw(entry, want * 0.9, want)
+    other = figures.draw(entry, want * 3.0, want)
+    again = figures.draw(entry, want * 0.9, want)
+    assert again == fresh and other != fresh
+    (plot,) = figures._PLOTS.values()
+    assert len(plot.bars) == 2
+
+
 def test_picture_of_code_that_raised_says_so():
     """Does a student whose code raised get the reference's picture and a note saying what was raised?"""
     error = StudentError({"type": "NotImplementedError", "message": ""})
