@@ -44,7 +44,7 @@ browser: ## install Debian's chromium for the dashboard's browser test (needs ro
 test: venv browser ## run the test suite
 	$(PY) -m pytest -q tests
 
-bench: release ## grade N submissions (default 60) with ours and with nbgrader autograde; writes bench/results.json
+bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500; checks the targets; writes bench/results.json
 	$(PY) -m autograder bench --n $(N)
 
 clean: ## remove the virtual environment and caches

@@ -596,9 +596,36 @@ def _summary(run: OursRun) -> dict:
 
 # -- entry points --------------------------------------------------------------------------------
 
-def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool = True) -> dict:
-    """Benchmark ours (and nbgrader, unless nbgrader=False) on a class of n; print a table and
-    write the figures to `out` (default bench/results.json)."""
+# The throughput issue's targets on a 2-core machine: (what, measured as, at least/most, bound).
+TARGETS = (("throughput, ours / nbgrader autograde", "ratios.per_minute_ours_over_nbgrader", ">=", 10.0),
+           ("overhead beyond compute per submission, mean (s)", "ours.overhead_s.mean", "<=", 0.25),
+           ("500 submissions, wall time (s)", "scaling.large.wall_s", "<", 300.0),
+           ("peak PSS, 500 / 50 submissions", "scaling.pss_ratio", "<=", 1.2),
+           ("peak RSS, 500 / 50 submissions", "scaling.rss_ratio", "<=", 1.2))
+
+
+def _lookup(result: dict, dotted: str):
+    value = result
+    for key in dotted.split("."):
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def check_targets(result: dict) -> list[dict]:
+    """Each target with its measured value and whether it is met (None: not measured this run)."""
+    rows = []
+    for what, where, op, bound in TARGETS:
+        value = _lookup(result, where)
+        met = None if value is None else {">=": value >= bound, "<=": value <= bound, "<": value < bound}[op]
+        rows.append({"target": what, "measured": value, "bound": f"{op} {bound:g}", "met": met})
+    return rows
+
+
+def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool = True,
+         scaling: bool = True) -> dict:
+    """Benchmark ours (and nbgrader, unless nbgrader=False) on a class of n, then ours on 50 and
+    500 (unless scaling=False); print tables and the targets, and write the figures to `out`
+    (default bench/results.json)."""
     if n < 1:
         raise ValueError("n must be at least 1")
     out = out or cfg.root / "bench" / "results.json"
@@ -644,6 +671,14 @@ def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool
         "raw": {"ours": ours.submissions,
                 "nbgrader_points": None if theirs is None else theirs.scores},
     }
+    if scaling:
+        result["scaling"] = memory_scaling(cfg)
+    result["targets"] = check_targets(result)
+    print("targets (the throughput issue, on this machine):")
+    for row in result["targets"]:
+        verdict = {True: "met", False: "NOT MET", None: "not measured"}[row["met"]]
+        measured = "-" if row["measured"] is None else f"{row['measured']:g}"
+        print(f"  {row['target']:<50} {measured:>8}  (target {row['bound']})  {verdict}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {out}")

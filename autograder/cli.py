@@ -54,7 +54,7 @@ def _bench(args, cfg) -> int:
     if args.scaling:
         memory_scaling(cfg)
     else:
-        bench(cfg, n=args.n, nbgrader=not args.no_nbgrader)
+        bench(cfg, n=args.n, nbgrader=not args.no_nbgrader, scaling=not args.no_scaling)
     return 0
 
 
@@ -90,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="measure grading against nbgrader autograde on N submissions")
     bench.add_argument("--n", type=int, default=60, help="submissions in the class (default 60)")
     bench.add_argument("--no-nbgrader", action="store_true", help="measure ours only")
-    bench.add_argument("--scaling", action="store_true", help="peak memory and time at 50 and at 500")
+    bench.add_argument("--scaling", action="store_true", help="only peak memory and time at 50 and at 500")
+    bench.add_argument("--no-scaling", action="store_true", help="leave out the 50 and 500 runs")
     bench.set_defaults(run=_bench)
     return parser
 

@@ -53,7 +53,7 @@ _OPTIONAL = {"args": dict, "index": list, "xlabel": str, "ylabel": str, "caption
 _NOTE_CHARS = 600
 # After one of these, the student's worker is not asked for more pictures: each would cost a
 # probe timeout or a fresh worker, and the tests above already say what went wrong.
-_SCALES_KEPT = 64  # colour bars kept per picture, one per scale
+_SCALES_KEPT = 16  # colour bars kept per picture, one per scale
 _GIVE_UP = ("TIMEOUT", "CRASHED", "MEMORY", "OUTPUT_LIMIT", "FORBIDDEN")
 
 
