@@ -290,13 +290,19 @@ class _Plot:
         self.bar_region = Bbox.from_extents(0.87 * width, 0, width, height)
         self.bars: dict = {}
         self.background = {True: self.canvas.copy_from_bbox(self.figure.bbox)}
-        self.axes[0].xaxis.set_visible(False)
-        self.axes[0].yaxis.set_visible(False)
-        self.canvas.draw()
-        self.background[False] = self.canvas.copy_from_bbox(self.figure.bbox)
+
+    def _background(self, with_yours: bool):
+        """The figure without data; without the left axes' ticks when there is no picture of
+        theirs (drawn the first time a student needs it: most never do)."""
+        if with_yours not in self.background:
+            self.axes[0].xaxis.set_visible(False)
+            self.axes[0].yaxis.set_visible(False)
+            self.canvas.draw()
+            self.background[False] = self.canvas.copy_from_bbox(self.figure.bbox)
+        return self.background[with_yours]
 
     def png(self, got: np.ndarray | None, want: np.ndarray, lo: float, hi: float) -> bytes:
-        self.canvas.restore_region(self.background[got is not None])
+        self.canvas.restore_region(self._background(got is not None))
         for ax, image, data in zip(self.axes, self.images, (got, want)):
             if data is None:
                 ax.draw_artist(self.missing)

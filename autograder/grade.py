@@ -278,27 +278,35 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
     times = {s.student_id: s.submitted_at for s in subs}
 
     progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
-
-    def on_result(r: SubmissionResult) -> None:
-        r = apply_late_policy(cfg, a.id, report.fill_missing_tests(r, template), times.get(r.student_id))
-        results[r.student_id] = r
-        report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
-        r.pytest_report = None  # on disk now; memory stays flat however large the class
-        progress.step(r.student_id)
-
+    book = gradebook.Recorder(cfg, a.id, a.notebook, template)
     try:
-        run_lanes(cfg, a, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
-    finally:
+        book.open()
+    except BaseException:
         executor.shutdown(cancel_futures=True)
-    progress.done()
-    graded = {s.student_id for s in todo}
-    for student, r in results.items():  # reused and unreadable ones: the due date may have moved
-        if student not in graded:
-            report.write_student(out, apply_late_policy(cfg, a.id, r, times.get(student)), cfg.late_policy)
+        raise
+    with book:
+        def on_result(r: SubmissionResult) -> None:
+            r = apply_late_policy(cfg, a.id, report.fill_missing_tests(r, template), times.get(r.student_id))
+            results[r.student_id] = r
+            report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
+            book.add(r)  # while the lanes work, not after
+            r.pytest_report = None  # on disk now; memory stays flat however large the class
+            progress.step(r.student_id)
+
+        try:
+            run_lanes(cfg, a, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
+        finally:
+            executor.shutdown(cancel_futures=True)
+        progress.done()
+        graded = {s.student_id for s in todo}
+        for student, r in results.items():  # reused and unreadable ones: the due date may have moved
+            if student not in graded:
+                r = apply_late_policy(cfg, a.id, r, times.get(student))
+                report.write_student(out, r, cfg.late_policy)
+                book.add(r)
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)
     dashboard.write_summary(out, a.id, ordered, template, caps.describe())
-    gradebook.record(cfg, a.id, a.notebook, ordered, template)
     reused = len(subs) - len(todo)
     say(report.summary_table(ordered))
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {reused} unchanged and "

@@ -5,6 +5,7 @@ formgrader show the same points as scores.csv; a regrade updates the same rows, 
 """
 from __future__ import annotations
 
+import contextlib
 import warnings
 from pathlib import Path
 
@@ -49,46 +50,92 @@ def students(cfg: CourseConfig) -> list[str]:
         return sorted(s.id for s in gb.students)
 
 
-def record(cfg: CourseConfig, assignment_id: str, notebook: str, results: list[SubmissionResult],
-           template: SubmissionResult) -> None:
-    """Write every student's per-test points and late penalty into the gradebook."""
-    from nbgrader.api import Grade
-
-    name = Path(notebook).stem
-    due = cfg.due.get(assignment_id)
-    with warnings.catch_warnings(), _open(cfg) as gb:
-        # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; harmless.
+@contextlib.contextmanager
+def _quiet():
+    # nbgrader's update_or_create_submission trips SQLAlchemy's autoflush warnings; harmless.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=Warning)
-        gb.update_or_create_assignment(assignment_id, duedate=parse_time(due).replace(tzinfo=None) if due else None)
-        nb = gb.update_or_create_notebook(name, assignment_id)
-        wanted = {t.name for t in template.tests}
+        yield
+
+
+class Recorder:
+    """Writes students' per-test points and late penalties into the gradebook, one at a time as
+    results arrive (the grading run calls `add` while the lanes work), committed on close."""
+
+    def __init__(self, cfg: CourseConfig, assignment_id: str, notebook: str, template: SubmissionResult):
+        self.cfg, self.assignment_id, self.name = cfg, assignment_id, Path(notebook).stem
+        self.template = template
+        self.gb = None
+
+    def __enter__(self) -> "Recorder":
+        self.open()
+        return self
+
+    def open(self) -> None:
+        with _quiet():
+            self._start()
+
+    def _start(self) -> None:
+        self.gb = gb = _open(self.cfg)
+        due = self.cfg.due.get(self.assignment_id)
+        gb.update_or_create_assignment(self.assignment_id,
+                                       duedate=parse_time(due).replace(tzinfo=None) if due else None)
+        nb = gb.update_or_create_notebook(self.name, self.assignment_id)
+        wanted = {t.name for t in self.template.tests}
         for cell in list(nb.grade_cells):  # a test removed from hidden/, or a cell an older release saved
             if cell.name not in wanted:
                 for grade in list(cell.grades):
                     gb.db.delete(grade)
                 gb.db.delete(cell)
         gb.db.commit()
-        # (id, name) as plain values: every commit below expires ORM objects, and reading an
-        # expired attribute is one more query, per test per student.
-        cells = [(c.id, c.name) for c in (
-            gb.update_or_create_grade_cell(t.name, name, assignment_id, max_score=t.max_score, cell_type="code")
-            for t in template.tests)]
-        roster = load_roster(cfg)
+        # (id, name) as plain values: every commit expires ORM objects, and reading an expired
+        # attribute is one more query, per test per student.
+        self.cells = [(c.id, c.name) for c in (
+            gb.update_or_create_grade_cell(t.name, self.name, self.assignment_id, max_score=t.max_score,
+                                           cell_type="code")
+            for t in self.template.tests)]
+        self.roster = load_roster(self.cfg)
+
+    def add(self, r: SubmissionResult) -> None:
+        with _quiet():
+            self._add(r)
+
+    def _add(self, r: SubmissionResult) -> None:
+        from nbgrader.api import Grade
+
+        gb = self.gb
+        who = self.roster.get(r.student_id)
+        first, _, last = (who.name if who else "").partition(" ")
+        gb.update_or_create_student(r.student_id, **({"first_name": first, "last_name": last} if who else {}))
+        kwargs = {"timestamp": r.submitted_at} if r.submitted_at else {}
+        submission = gb.update_or_create_submission(self.assignment_id, r.student_id, **kwargs)
+        (submitted_nb,) = [n for n in submission.notebooks if n.name == self.name]
+        submitted_nb.late_submission_penalty = r.penalty
+        scores = {t.name: t.score for t in r.tests}
+        # One query for the submission's grades, not one find_grade per test.
+        grades = {g.cell_id: g for g in submitted_nb.grades}
+        for cell_id, cell_name in self.cells:
+            grade = grades.get(cell_id)
+            if grade is None:  # a hidden test added since this submission was first recorded
+                grade = Grade(cell_id=cell_id, notebook=submitted_nb)
+                gb.db.add(grade)
+            grade.auto_score = scores.get(cell_name, 0.0)
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        # Committed even when the run stops early: the gradebook then matches the reports kept.
+        try:
+            with _quiet():
+                self.gb.db.commit()
+        finally:
+            self.gb.close()
+
+
+def record(cfg: CourseConfig, assignment_id: str, notebook: str, results: list[SubmissionResult],
+           template: SubmissionResult) -> None:
+    """Write every student's per-test points and late penalty into the gradebook."""
+    with Recorder(cfg, assignment_id, notebook, template) as book:
         for r in results:
-            who = roster.get(r.student_id)
-            first, _, last = (who.name if who else "").partition(" ")
-            gb.update_or_create_student(r.student_id, **({"first_name": first, "last_name": last} if who else {}))
-            kwargs = {"timestamp": r.submitted_at} if r.submitted_at else {}
-            submission = gb.update_or_create_submission(assignment_id, r.student_id, **kwargs)
-            (submitted_nb,) = [n for n in submission.notebooks if n.name == name]
-            submitted_nb.late_submission_penalty = r.penalty
-            scores = {t.name: t.score for t in r.tests}
-            # One query for the submission's grades, not one find_grade per test.
-            grades = {g.cell_id: g for g in submitted_nb.grades}
-            for cell_id, cell_name in cells:
-                grade = grades.get(cell_id)
-                if grade is None:  # a hidden test added since this submission was first recorded
-                    grade = Grade(cell_id=cell_id, notebook=submitted_nb)
-                    gb.db.add(grade)
-                grade.auto_score = scores.get(cell_name, 0.0)
-        gb.db.commit()
+            book.add(r)

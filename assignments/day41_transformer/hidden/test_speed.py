@@ -1,6 +1,4 @@
 """Speed: forward passes timed by the judge, against the reference in the same run, interleaved."""
-import statistics
-
 from autograder.judge import compare_speed, expect_speed, fail, points
 
 MHA = dict(d_model=64, num_heads=4, B=8, T=64)
@@ -37,8 +35,9 @@ def test_model_speed(submission, reference, settings):
 def test_model_forward_under_time_limit(submission, settings):
     """Does one forward pass of a guide-sized model (batch 32, length 50) take less than the guide's limit?"""
     seconds = [submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL)]  # builds and caches
-    while len(seconds) < 4 and seconds[-1] < 3 * settings.forward_time_limit_s:
+    while len(seconds) < 3 and seconds[-1] < 3 * settings.forward_time_limit_s:
         seconds.append(submission.timed("time_forward", what="model", iters=1, **GUIDE_MODEL))
-    best = statistics.median(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    # The fastest timed pass: load on a shared machine only ever makes a pass slower.
+    best = min(seconds[1:]) if len(seconds) > 1 else seconds[0]
     if best > settings.forward_time_limit_s:
         fail(f"one forward pass took {best:.2f} s; the limit is {settings.forward_time_limit_s:g} s")

@@ -1,0 +1,38 @@
+"""`make bench`: the figures it measures and the verdict it gives on the throughput targets."""
+import json
+import shutil
+
+from autograder import bench
+from autograder.config import load
+from tests.conftest import REPO, copy_course
+
+
+def test_targets_verdict_names_what_is_met_missed_and_not_measured():
+    """Is a ratio under 10x NOT met, an overhead under 0.25 s met, and a figure missing from the run
+    reported as not measured rather than met?"""
+    result = {"ratios": {"per_minute_ours_over_nbgrader": 9.5}, "ours": {"overhead_s": {"mean": 0.2}},
+              "scaling": {"large": {"wall_s": 310.0}, "pss_ratio": 1.1}}
+    verdicts = {row["target"]: row["met"] for row in bench.check_targets(result)}
+    assert verdicts == {"throughput, ours / nbgrader autograde": False,
+                        "overhead beyond compute per submission, mean (s)": True,
+                        "500 submissions, wall time (s)": False,
+                        "peak PSS, 500 / 50 submissions": True,
+                        "peak RSS, 500 / 50 submissions": None}
+
+
+def test_a_small_bench_run_measures_every_submission(tmp_path):
+    """On a class of 6 (ours only), does the bench grade all 6, time each one with an overhead no
+    larger than its latency, sample the process tree and write the figures it printed?"""
+    course = copy_course(tmp_path / "course")
+    shutil.copytree(REPO / bench.VARIANTS, course / bench.VARIANTS)  # the class is built from them
+    cfg = load(course)
+    out = tmp_path / "results.json"
+    result = bench.main(cfg, n=6, out=out, nbgrader=False, scaling=False)
+    ours = result["ours"]
+    assert ours["n"] == 6 and len(ours["submissions"]) == 6
+    for row in ours["submissions"]:
+        assert 0 <= row["overhead_s"] <= row["total_s"], row
+    assert ours["usage"]["cpu_s"] > 0 and ours["usage"]["processes"] >= 3  # coordinator, lanes, zygotes
+    assert ours["per_minute"] > 0 and ours["startup_s"] is not None
+    assert json.loads(out.read_text())["ours"]["wall_s"] == ours["wall_s"]
+    assert all(row["met"] is None for row in result["targets"] if "500" in row["target"])
