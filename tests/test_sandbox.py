@@ -160,6 +160,37 @@ def test_processes_that_escape_the_group_still_die(worker):
     assert not _wait_gone(extra)
 
 
+def _spec(tmp_path, name):
+    (tmp_path / name).mkdir()
+    return {"scratch": str(tmp_path / name), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
+            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": [str(REPO)]}
+
+
+def test_a_worker_asked_for_ahead_serves_its_spec_and_dies_if_unused(zygote, tmp_path):
+    """Is a worker asked for ahead the one its submission gets (sandboxed like any other), while
+    other spawns in between get their own, and is one nobody takes killed?"""
+    ahead, other = _spec(tmp_path, "ahead"), _spec(tmp_path, "other")
+    keepers = lambda: {p.pid for p in psutil.Process(zygote.proc.pid).children()  # noqa: E731
+                       if p.status() != psutil.STATUS_ZOMBIE}
+    before = keepers()
+    zygote.spawn_ahead(ahead)
+    meanwhile = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], other, SETTINGS)
+    assert meanwhile.probe("facts")["pid"] == 2  # answers stay in order with one pending
+    code = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], ahead, SETTINGS)
+    facts = code.probe("facts")
+    assert facts["uid"] != 0 and facts["pid"] == 2 and not facts["connected"]
+    assert zygote._ready is None  # taken, not spawned anew
+    meanwhile.close()
+    code.close()
+    assert not _wait_gone(keepers() - before)
+    zygote.spawn_ahead(_spec(tmp_path, "unused"))
+    time.sleep(0.5)
+    extra = keepers() - before
+    assert extra, "the worker asked for ahead was not started"
+    zygote.cancel_ahead()
+    assert not _wait_gone(extra)
+
+
 def test_huge_allocation_is_memory_not_a_machine_problem(worker):
     """Does a 64 GiB allocation come back as MEMORY, with the grader unharmed?"""
     with pytest.raises(StudentError) as info:

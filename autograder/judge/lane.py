@@ -27,6 +27,7 @@ class Lane:
         self.settings = assignment.settings
         self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
         self.zygote = Zygote(list(assignment.probes))
+        self._next_spec: dict | None = None  # a worker already asked for (Zygote.spawn_ahead)
         self.isolation = self.zygote.capabilities.describe()
         # Hidden on top of everything outside the operating system (sandbox/isolation.py): the
         # course and our scratch, in case the machine keeps them somewhere like /usr/local.
@@ -53,7 +54,7 @@ class Lane:
     def grade(self, student_id: str, notebook: Path) -> SubmissionResult:
         started = time.perf_counter()
         result = SubmissionResult(student_id, self.assignment.id, notebook.name, isolation=self.isolation)
-        spec = self._spec("student")
+        spec, self._next_spec = self._next_spec or self._spec("student"), None
         code = SandboxedCode(self.zygote, [], spec, self.settings)
         try:
             code.cells = read_code_cells(notebook, self.settings.skip_tags,
@@ -63,6 +64,9 @@ class Lane:
             code.fatal = (Status.LOAD_ERROR.value, f"not run: {exc}")
         else:
             code.load()
+        # The next submission's worker is forked and sandboxed while this one's tests run.
+        self._next_spec = self._spec("student")
+        self.zygote.spawn_ahead(self._next_spec)
         result.load_issues = [LoadIssue(int(i.get("cell", 0)), str(i.get("status", "error"))[:20],
                                         str(i.get("message", ""))[:500])
                               for i in (code.load_issues or [])]

@@ -71,6 +71,10 @@ class Zygote:
         self.start_timeout_s = start_timeout_s
         self.proc: subprocess.Popen | None = None
         self.ctl: socket.socket | None = None
+        # A spawn asked for ahead of need (spawn_ahead): its spec, our end of its socket, and,
+        # once the zygote's answer has been read, the worker itself.
+        self._ahead: tuple[dict, socket.socket] | None = None
+        self._ready: tuple[dict, Worker] | None = None
         self.start()
 
     def start(self) -> None:
@@ -104,18 +108,70 @@ class Zygote:
 
     def _request(self, message: dict, fds=()) -> dict:
         if not self.alive():
+            self._drop_ahead()
             self.close()
             self.start()  # a worker may have killed its parent; the next student gets a new one
+        self._collect_ahead()  # answers come in the order asked
         self.ctl.settimeout(30)
         socket.send_fds(self.ctl, [json.dumps(message).encode()], list(fds))
         return self._recv()
 
     def spawn(self, spec: dict) -> "Worker":
+        self._collect_ahead()
+        if self._ready is not None and self._ready[0] is spec:
+            _, worker = self._ready
+            self._ready = None
+            return worker
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             reply = self._request({"cmd": "spawn", "spec": spec}, [theirs.fileno()])
         finally:
             theirs.close()
+        return self._worker(reply, ours)
+
+    def spawn_ahead(self, spec: dict) -> None:
+        """Ask for a worker for `spec` now, without waiting: the zygote forks it and builds its
+        sandbox while the caller goes on, and `spawn(spec)` (the same dict) takes it at once. The
+        worker is generic until it is sent a notebook. One at a time; a later one replaces it."""
+        self.cancel_ahead()
+        if not self.alive():
+            return
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            socket.send_fds(self.ctl, [json.dumps({"cmd": "spawn", "spec": spec}).encode()], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            return
+        finally:
+            theirs.close()
+        self._ahead = (spec, ours)
+
+    def cancel_ahead(self) -> None:
+        """Kill a worker asked for ahead that nobody took."""
+        self._collect_ahead()
+        if self._ready is not None:
+            _, worker = self._ready
+            self._ready = None
+            worker.kill(wait=False)
+
+    def _collect_ahead(self) -> None:
+        if self._ahead is None:
+            return
+        spec, ours = self._ahead
+        self._ahead = None
+        try:
+            self.ctl.settimeout(30)
+            self._ready = (spec, self._worker(self._recv(), ours))
+        except (OSError, ValueError, RuntimeError):
+            ours.close()  # spawn(spec) then asks again, and says what went wrong
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead[1].close()
+            self._ahead = None
+        self._ready = None  # its zygote is gone; so is the worker
+
+    def _worker(self, reply: dict, ours: socket.socket) -> "Worker":
         if not reply.get("pid"):
             ours.close()
             self.reap(reply["keeper"])
@@ -140,6 +196,9 @@ class Zygote:
             pass
 
     def close(self) -> None:
+        if self.alive():
+            self.cancel_ahead()
+        self._drop_ahead()
         if self.ctl is not None:
             self.ctl.close()
             self.ctl = None
