@@ -10,6 +10,7 @@ Order matters:
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -18,7 +19,7 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import lanes as lanes_mod
@@ -36,6 +37,7 @@ class Submission:
     student_id: str
     notebook: Path
     fingerprint: str
+    data: bytes = field(repr=False)  # the bytes fingerprinted are the bytes graded: read once
     submitted_at: dt.datetime | None = None
 
 
@@ -103,7 +105,7 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
             broken.append(_unreadable(a, student, notebook.name, f"{notebook.name}: cannot be read ({exc.strerror})"))
             continue
         fp = hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
-        found.append(Submission(student, notebook, fp, late.submission_time(folder, notebook)))
+        found.append(Submission(student, notebook, fp, data, late.submission_time(folder, notebook)))
     return found, broken
 
 
@@ -140,41 +142,48 @@ def run_lanes(cfg: CourseConfig, a: Assignment, todo: list[Submission], referenc
     is CRASHED instead of being retried forever. A local pool broken by a dead lane is replaced.
     """
     attempts = {s.student_id: 0 for s in todo}
-    pending = [lanes_mod.batches([_item(s) for s in todo], batch_size)]
-    while pending:
-        executor = executor or new_executor()
-        work, pending = pending[0], []
-        futures = {executor.submit(lanes_mod.grade_batch, str(cfg.root), a.id, reference_frame, batch): batch
-                   for batch in work}
-        retry = []
-        for future in cf.as_completed(futures):
-            batch = futures[future]
-            try:
-                for text in future.result():
-                    on_result(SubmissionResult.from_dict(json.loads(text)))
-            except CourseError:
-                raise  # the cluster is gone or cannot grade (cluster.py): end the run, reports so far kept
-            except Exception as exc:  # a lane that died, or a grader bug: never the whole run
-                for item in batch:
-                    if lanes_mod.is_lost_lane(exc):
-                        attempts[item.student_id] += 1
-                        if attempts[item.student_id] < 2:
-                            retry.append(item)
-                            continue
-                        reason = "the grading lane died twice while grading this submission"
-                        on_result(_crashed(a, item, reason))
-                    else:
-                        on_result(_crashed(a, item, f"the grader failed on this submission: "
-                                                    f"{type(exc).__name__}: {str(exc)[:300]}", Status.GRADER_ERROR))
-        if retry:
-            pending = [lanes_mod.batches(retry, 1)]
-            if isinstance(executor, cf.ProcessPoolExecutor):
+    work = lanes_mod.batches([_item(s) for s in todo], batch_size)
+    given = executor  # the caller shuts this one down; a pool made here to replace a broken one is ours
+    try:
+        while work:
+            executor = executor or new_executor()
+            futures = {executor.submit(lanes_mod.grade_batch, str(cfg.root), a.id, reference_frame, batch): batch
+                       for batch in work}
+            retry: list[lanes_mod.Item] = []
+            for future in cf.as_completed(futures):
+                _collect(a, future, futures[future], attempts, retry, on_result)
+            work = lanes_mod.batches(retry, 1)
+            if retry and isinstance(executor, cf.ProcessPoolExecutor):
                 executor.shutdown(cancel_futures=True)
                 executor = None
+    finally:
+        if executor is not None and executor is not given:
+            executor.shutdown(cancel_futures=True)
+
+
+def _collect(a: Assignment, future: cf.Future, batch: list, attempts: dict, retry: list, on_result) -> None:
+    """One finished batch: its results, or what its lane's death or a grader bug means for each
+    of its submissions (those to retry go to `retry`)."""
+    try:
+        for text in future.result():
+            on_result(SubmissionResult.from_dict(json.loads(text)))
+    except CourseError:
+        raise  # the cluster is gone or cannot grade (cluster.py): end the run, reports so far kept
+    except Exception as exc:  # a lane that died, or a grader bug: never the whole run
+        for item in batch:
+            if not lanes_mod.is_lost_lane(exc):
+                on_result(_crashed(a, item, f"the grader failed on this submission: "
+                                            f"{type(exc).__name__}: {str(exc)[:300]}", Status.GRADER_ERROR))
+                continue
+            attempts[item.student_id] += 1
+            if attempts[item.student_id] < 2:
+                retry.append(item)
+            else:
+                on_result(_crashed(a, item, "the grading lane died twice while grading this submission"))
 
 
 def _item(s: Submission) -> lanes_mod.Item:
-    return lanes_mod.Item(s.student_id, s.notebook.name, s.notebook.read_bytes(), s.fingerprint)
+    return lanes_mod.Item(s.student_id, s.notebook.name, s.data, s.fingerprint)
 
 
 def _crashed(a: Assignment, s: lanes_mod.Item, reason: str, status: Status = Status.CRASHED) -> SubmissionResult:
@@ -250,41 +259,34 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
     threading.Thread(target=_import_for_the_finish, name="imports", daemon=True).start()
     cache_file = out / ".reference.wire"
     new_executor, batch_size = executor_factory(cfg, a, lanes, scheduler, len(subs))
-    executor = new_executor()
-    try:
-        reference, frame = check_reference(executor, cfg, a, cache_file)
-    except BaseException:
-        executor.shutdown(cancel_futures=True)
-        raise
-    template = reference  # every report lists every hidden test, even when nothing ran
+    with contextlib.ExitStack() as finish:  # closes the gradebook, then shuts the lanes down, whatever happens
+        executor = new_executor()
+        finish.callback(executor.shutdown, cancel_futures=True)
+        template, frame = check_reference(executor, cfg, a, cache_file)  # every report lists every hidden test
 
-    previous = report.previous_reports(out)
-    results: dict[str, SubmissionResult] = {}
-    todo = []
-    for s in subs:
-        old = previous.get(s.student_id)
-        if not force and old is not None and old.fingerprint == s.fingerprint:
-            results[s.student_id] = old
-        else:
-            todo.append(s)
-    for r in broken:
-        results[r.student_id] = report.fill_missing_tests(r, template)
-    # Students the gradebook knows but who submitted nothing still get a row, at 0.
-    for student in gradebook.students(cfg):
-        if student not in results and student not in {s.student_id for s in subs}:
-            folder = cfg.submitted_dir.name + f"/{student}/{a.id}/"
-            results[student] = report.fill_missing_tests(SubmissionResult(
-                student, a.id, a.notebook, load_error=f"no submission found in {folder}"), template)
-    times = {s.student_id: s.submitted_at for s in subs}
+        previous = report.previous_reports(out)
+        results: dict[str, SubmissionResult] = {}
+        todo = []
+        for s in subs:
+            old = previous.get(s.student_id)
+            if not force and old is not None and old.fingerprint == s.fingerprint:
+                results[s.student_id] = old
+            else:
+                todo.append(s)
+        for r in broken:
+            results[r.student_id] = report.fill_missing_tests(r, template)
+        # Students the gradebook knows but who submitted nothing still get a row, at 0.
+        submitted = {s.student_id for s in subs}
+        for student in gradebook.students(cfg):
+            if student not in results and student not in submitted:
+                folder = cfg.submitted_dir.name + f"/{student}/{a.id}/"
+                results[student] = report.fill_missing_tests(SubmissionResult(
+                    student, a.id, a.notebook, load_error=f"no submission found in {folder}"), template)
+        times = {s.student_id: s.submitted_at for s in subs}
 
-    progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
-    book = gradebook.Recorder(cfg, a.id, a.notebook, template)
-    try:
-        book.open()
-    except BaseException:
-        executor.shutdown(cancel_futures=True)
-        raise
-    with book:
+        progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
+        book = finish.enter_context(gradebook.Recorder(cfg, a.id, a.notebook, template))
+
         def on_result(r: SubmissionResult) -> None:
             r = apply_late_policy(cfg, a.id, report.fill_missing_tests(r, template), times.get(r.student_id))
             results[r.student_id] = r
@@ -293,10 +295,7 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
             r.pytest_report = None  # on disk now; memory stays flat however large the class
             progress.step(r.student_id)
 
-        try:
-            run_lanes(cfg, a, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
-        finally:
-            executor.shutdown(cancel_futures=True)
+        run_lanes(cfg, a, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
         progress.done()
         graded = {s.student_id for s in todo}
         for student, r in results.items():  # reused and unreadable ones: the due date may have moved

@@ -60,7 +60,7 @@ def _quiet():
 
 class Recorder:
     """Writes students' per-test points and late penalties into the gradebook, one at a time as
-    results arrive (the grading run calls `add` while the lanes work), committed on close."""
+    results arrive (the grading run calls `add` while the lanes work), committed on exit."""
 
     def __init__(self, cfg: CourseConfig, assignment_id: str, notebook: str, template: SubmissionResult):
         self.cfg, self.assignment_id, self.name = cfg, assignment_id, Path(notebook).stem
@@ -68,15 +68,17 @@ class Recorder:
         self.gb = None
 
     def __enter__(self) -> "Recorder":
-        self.open()
+        self.gb = _open(self.cfg)
+        try:
+            with _quiet():
+                self._start()
+        except BaseException:
+            self.gb.close()
+            raise
         return self
 
-    def open(self) -> None:
-        with _quiet():
-            self._start()
-
     def _start(self) -> None:
-        self.gb = gb = _open(self.cfg)
+        gb = self.gb
         due = self.cfg.due.get(self.assignment_id)
         gb.update_or_create_assignment(self.assignment_id,
                                        duedate=parse_time(due).replace(tzinfo=None) if due else None)
@@ -122,9 +124,6 @@ class Recorder:
             grade.auto_score = scores.get(cell_name, 0.0)
 
     def __exit__(self, *exc) -> None:
-        self.close()
-
-    def close(self) -> None:
         # Committed even when the run stops early: the gradebook then matches the reports kept.
         try:
             with _quiet():
@@ -132,10 +131,3 @@ class Recorder:
         finally:
             self.gb.close()
 
-
-def record(cfg: CourseConfig, assignment_id: str, notebook: str, results: list[SubmissionResult],
-           template: SubmissionResult) -> None:
-    """Write every student's per-test points and late penalty into the gradebook."""
-    with Recorder(cfg, assignment_id, notebook, template) as book:
-        for r in results:
-            book.add(r)

@@ -21,23 +21,27 @@ def submission_time(folder: Path, notebook: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(notebook.stat().st_mtime, dt.timezone.utc)
 
 
+def started_days(policy: LatePolicy, late_by_s: float) -> int:
+    """Days late, each started day counted whole, after the grace period; 0 when on time."""
+    return max(0, math.ceil((late_by_s - policy.grace_minutes * 60) / DAY))
+
+
 def penalty(policy: LatePolicy, raw_score: float, late_by_s: float) -> float:
     """Points taken off `raw_score` for a submission `late_by_s` seconds after the due date."""
-    late = late_by_s - policy.grace_minutes * 60
-    if late <= 0 or policy.kind == "none":
+    days = started_days(policy, late_by_s)
+    if not days or policy.kind == "none":
         return 0.0
     if policy.kind == "zero":
         return raw_score
-    days = math.ceil(late / DAY)
     percent = min(policy.cap_percent, policy.percent_per_day * days)
     return round(raw_score * percent / 100, 4)
 
 
 def describe(policy: LatePolicy, late_by_s: float, points: float) -> str:
     """For the feedback page: how late, and what it cost."""
-    if late_by_s <= policy.grace_minutes * 60:
+    days = started_days(policy, late_by_s)
+    if not days:
         return "on time"
-    days = math.ceil((late_by_s - policy.grace_minutes * 60) / DAY)
     hours = late_by_s / 3600
     when = f"{hours:.1f} hours late" if hours < 48 else f"{late_by_s / DAY:.1f} days late"
     return f"{when} ({days} started day{'s' if days > 1 else ''}): -{points:g} points"

@@ -163,7 +163,7 @@ def test_a_dying_lane_is_retried_and_a_repeat_killer_is_crashed(course, tmp_path
     a = load_assignment(course, "day41_transformer")
     nb = tmp_path / "transformer.ipynb"
     nb.write_text("{}")
-    todo = [Submission(s, nb, s) for s in ("ann", "ben", "kim", "zed")]
+    todo = [Submission(s, nb, s, nb.read_bytes()) for s in ("ann", "ben", "kim", "zed")]
     lanes = FlakyLanes({"ben": 1, "kim": 5})
     got = {}
     run_lanes(course, a, todo, b"", lambda: lanes, lambda r: got.setdefault(r.student_id, r),

@@ -265,8 +265,9 @@ def private_filesystem(hide: list[str], expose: list[str], scratch_bytes: int, u
             os.makedirs(e, exist_ok=True)
             mount(f"/proc/self/fd/{fd}", e, None, MS_BIND | MS_REC)
             os.close(fd)
-    # World-writable places become empty and root-owned: nowhere to write but the scratch.
-    for target in ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue"):
+    # World-writable places become empty and root-owned: nowhere to write but the scratch. (Those
+    # under /var and /run went with everything outside the operating system.) /tmp, noexec, holds it.
+    for target in ("/tmp", "/dev/shm", "/dev/mqueue"):
         if os.path.isdir(target) and not os.path.islink(target):
             mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
     scratch = "/tmp/work"

@@ -19,11 +19,7 @@ import json
 import os
 import socket
 import sys
-
-
-def _inside(path: str, folder: str) -> bool:
-    path, folder = os.path.realpath(path), os.path.realpath(folder)
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
+from pathlib import Path
 
 
 def _load_probes(paths: list[str]) -> dict:
@@ -61,12 +57,12 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
     # What a sandboxed worker must still be able to read: the interpreter and its packages.
     # Nothing else of the project that holds our package (sys.path[0]: the course root, or a
     # checkout with tests): only the package folder itself, and the virtual environment.
-    package = os.path.dirname(os.path.dirname(os.path.abspath(isolation.__file__)))  # .../autograder
-    project = os.path.dirname(package)
-    prefixes = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    package = Path(isolation.__file__).resolve().parent.parent  # .../autograder
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix)}
     expose = [p for p in sys.path if p and os.path.isdir(p)
-              and (not _inside(p, project) or any(_inside(p, x) for x in prefixes))]
-    expose += [package, *prefixes]
+              and (not Path(p).resolve().is_relative_to(package.parent)
+                   or any(Path(p).resolve().is_relative_to(x) for x in prefixes))]
+    expose += [str(package), *map(str, prefixes)]
     gc.collect()
     gc.freeze()  # children inherit torch's objects; freezing spares them scanning those pages
     _send(ctl, {"ready": True, "probes": sorted(probes), "isolation": caps.to_dict()})
