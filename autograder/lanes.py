@@ -14,7 +14,6 @@ import hashlib
 import json
 import multiprocessing
 import multiprocessing.util
-import tempfile
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +81,7 @@ def grade_batch(root: str, assignment_id: str, reference_frame: bytes, items: li
         _LOADED_CACHES.add(digest)
     out = []
     for item in items:
-        with tempfile.TemporaryDirectory(prefix="submission-", dir=lane.scratch_root) as tmp:
-            path = Path(tmp, Path(item.notebook_name).name)
-            path.write_bytes(item.notebook)
-            result = lane.grade(item.student_id, path)
+        result = lane.grade_bytes(item.student_id, Path(item.notebook_name).name, item.notebook)
         result.fingerprint = item.fingerprint
         out.append(json.dumps(result.to_dict()))
     return out

@@ -16,7 +16,7 @@ from autograder import figures, wire
 from autograder.assignment import Assignment
 from autograder.judge.client import Reference, SandboxedCode
 from autograder.judge.session import HiddenTestSession
-from autograder.notebook import NotebookError, read_code_cells
+from autograder.notebook import NotebookError, code_cells, read_code_cells
 from autograder.results import LoadIssue, Status, SubmissionResult, TestOutcome
 from autograder.sandbox.launcher import Zygote
 
@@ -52,13 +52,24 @@ class Lane:
                 "hide": self.hide}
 
     def grade(self, student_id: str, notebook: Path) -> SubmissionResult:
+        """Grade the notebook file at `notebook`."""
+        s = self.settings
+        return self._grade(student_id, notebook.name, lambda: read_code_cells(
+            notebook, s.skip_tags, s.max_notebook_bytes, s.max_code_cells))
+
+    def grade_bytes(self, student_id: str, name: str, data: bytes) -> SubmissionResult:
+        """Grade a notebook that arrived as bytes (a task's), named `name`: no file in between."""
+        s = self.settings
+        return self._grade(student_id, name, lambda: code_cells(
+            data, name, s.skip_tags, s.max_notebook_bytes, s.max_code_cells))
+
+    def _grade(self, student_id: str, name: str, read_cells) -> SubmissionResult:
         started = time.perf_counter()
-        result = SubmissionResult(student_id, self.assignment.id, notebook.name, isolation=self.isolation)
+        result = SubmissionResult(student_id, self.assignment.id, name, isolation=self.isolation)
         spec, self._next_spec = self._next_spec or self._spec("student"), None
         code = SandboxedCode(self.zygote, [], spec, self.settings)
         try:
-            code.cells = read_code_cells(notebook, self.settings.skip_tags,
-                                         self.settings.max_notebook_bytes, self.settings.max_code_cells)
+            code.cells = read_cells()
         except NotebookError as exc:
             result.load_error = str(exc)
             code.fatal = (Status.LOAD_ERROR.value, f"not run: {exc}")
