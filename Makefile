@@ -45,7 +45,7 @@ test: venv browser ## run the test suite
 	$(PY) -m pytest -q tests
 
 bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500; checks the targets; writes bench/results.json
-	$(PY) -m autograder bench --n $(N)
+	$(PY) -m bench --n $(N)
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache

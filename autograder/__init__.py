@@ -1,1 +1,12 @@
-"""An autograder for deep-learning notebooks: release with nbgrader, judge in a trusted process, run student code in a sandbox."""
+"""An autograder for deep-learning notebooks; each folder is the process its code runs in.
+
+    coordinator/  the coordinator process (python -m autograder grade): discovery, the cache,
+                  lanes, and the only writer of grades/ and the gradebook
+    judge/        a trusted grading lane process: hidden tests, the reference, every verdict
+    sandbox/      host/ runs in the lane; inside/ is the zygote and the workers, where student
+                  code runs
+    release.py    the release stage (python -m autograder release), with nbgrader
+
+Shared by the trusted processes: config.py, assignment.py, results.py, notebook.py; shared by
+both sides of the sandbox: wire.py and cells.py.
+"""

@@ -8,6 +8,7 @@ assignments/<id>/
 """
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,3 +57,23 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
         raise CourseError(f"{toml_path}: notebook {notebook!r} is not in {source}")
     probes = tuple(sorted(hidden.glob("probes*.py")))
     return Assignment(assignment_id, source, notebook, hidden, probes, settings)
+
+
+def _digest(*paths: Path) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for f in files:
+            if "__pycache__" in f.parts:
+                continue
+            h.update(str(f.relative_to(path.parent)).encode())
+            h.update(f.read_bytes() if f.exists() else b"")
+    return h.hexdigest()
+
+
+def grader_fingerprint(a: Assignment) -> str:
+    """Changes whenever the hidden tests, probes, reference, settings or the grader change: a
+    report made under another fingerprint is stale, and a lane under another may not grade."""
+    h = hashlib.sha256(_digest(a.hidden, a.reference_notebook, Path(__file__).parent).encode())
+    h.update(repr(a.settings).encode())
+    return h.hexdigest()

@@ -19,14 +19,14 @@ def _release(args, cfg) -> int:
 
 
 def _grade(args, cfg) -> int:
-    from autograder.grade import grade
+    from autograder.coordinator.grade import grade
 
     grade(cfg, args.assignment, force=args.force, lanes=args.lanes, quiet=args.quiet, scheduler=args.scheduler)
     return 0
 
 
 def _export(args, cfg) -> int:
-    from autograder.export import export
+    from autograder.coordinator.export import export
 
     written = export(cfg)
     print(f"wrote {len(written)} files: Gradescope results.json per submission in grades/<assignment>/gradescope/, "
@@ -35,7 +35,7 @@ def _export(args, cfg) -> int:
 
 
 def _collect(args, cfg) -> int:
-    from autograder.collect import collect
+    from autograder.coordinator.collect import collect
 
     result = collect(cfg, Path(args.zip), args.assignment)
     for student, name in result.imported.items():
@@ -46,16 +46,6 @@ def _collect(args, cfg) -> int:
         print(f"UNMATCHED {name}: no student for this name; fix COLLECT['pattern'] or the roster", file=sys.stderr)
     print(f"{len(result.imported)} imported, {len(result.skipped)} skipped, {len(result.unmatched)} unmatched")
     return 1 if result.unmatched else 0
-
-
-def _bench(args, cfg) -> int:
-    from autograder.bench import main as bench, memory_scaling
-
-    if args.scaling:
-        memory_scaling(cfg)
-    else:
-        bench(cfg, n=args.n, nbgrader=not args.no_nbgrader, scaling=not args.no_scaling)
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,12 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--assignment", required=True, help="the assignment these submissions are for")
     collect.set_defaults(run=_collect)
 
-    bench = commands.add_parser("bench", help="measure grading against nbgrader autograde on N submissions")
-    bench.add_argument("--n", type=int, default=60, help="submissions in the class (default 60)")
-    bench.add_argument("--no-nbgrader", action="store_true", help="measure ours only")
-    bench.add_argument("--scaling", action="store_true", help="only peak memory and time at 50 and at 500")
-    bench.add_argument("--no-scaling", action="store_true", help="leave out the 50 and 500 runs")
-    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -1,7 +1,7 @@
-"""Read a submitted notebook, in the trusted process, as data only: the code cells to run.
+"""Read a submitted notebook as data only, in a trusted process: its bytes, then the code cells to run.
 
-Nothing here executes anything. Outputs stored in the notebook are ignored, and so are cells
-tagged as not for grading and the notebook's own visible test cells (they only assert).
+Nothing here executes anything. Which cells run is autograder/cells.py's rule (the one students
+get as notebook_loader.py); outputs stored in the notebook are ignored.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.cells import cells_to_run
 from autograder.config import CourseError
 
 
@@ -17,22 +18,21 @@ class NotebookError(CourseError):
     """The submitted notebook cannot be read; the message names the file and what is wrong."""
 
 
-def read_code_cells(path: Path, skip_tags, max_bytes: int, max_code_cells: int) -> list[dict]:
-    """code_cells of the notebook file at `path`, which must be a regular file no larger than
-    max_bytes (checked before a byte is read)."""
+def read_notebook(path: Path, max_bytes: int) -> bytes:
+    """The bytes of the notebook file at `path`, which must be a regular file (not a link, a FIFO
+    or a device) no larger than max_bytes: checked before a byte is read."""
     try:
-        size = path.stat().st_size
+        if path.is_symlink() or not path.is_file():
+            raise NotebookError(f"{path.name}: is not a regular file (a link?); submit the notebook itself")
+        _check_size(path.name, path.stat().st_size, max_bytes)
+        return path.read_bytes()
     except OSError as exc:
         raise NotebookError(f"{path.name}: cannot be read ({exc.strerror})") from None
-    if not path.is_file() or path.is_symlink():
-        raise NotebookError(f"{path.name}: is not a regular file")
-    _check_size(path.name, size, max_bytes)
-    return code_cells(path.read_bytes(), path.name, skip_tags, max_bytes, max_code_cells)
 
 
 def code_cells(data: bytes, name: str, skip_tags, max_bytes: int, max_code_cells: int) -> list[dict]:
     """[{number, source, label}] for each code cell to run of the notebook `data` (the file
-    `name`), numbered 1.. as cells appear."""
+    `name`), numbered 1.. as cells appear (autograder/cells.py)."""
     _check_size(name, len(data), max_bytes)
     text = data.decode("utf-8", errors="replace")
     try:
@@ -46,25 +46,7 @@ def code_cells(data: bytes, name: str, skip_tags, max_bytes: int, max_code_cells
     cells = nb.get("cells")
     if not isinstance(cells, list):
         raise NotebookError(f"{name}: has no list of cells")
-    skip = set(skip_tags)
-    out = []
-    for number, cell in enumerate(cells, 1):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
-        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
-        nbg = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
-        if skip.intersection(t for t in tags if isinstance(t, str)):
-            continue
-        if nbg.get("grade") is True and not nbg.get("solution"):
-            continue  # a visible test cell: it defines nothing the hidden tests need
-        source = cell.get("source", "")
-        if isinstance(source, list):
-            source = "".join(s for s in source if isinstance(s, str))
-        if not isinstance(source, str) or not source.strip():
-            continue
-        grade_id = nbg.get("grade_id") if isinstance(nbg.get("grade_id"), str) else ""
-        out.append({"number": number, "source": source, "label": grade_id[:60]})
+    out = cells_to_run(cells, skip_tags)
     if len(out) > max_code_cells:
         raise NotebookError(f"{name}: has {len(out)} code cells, over the limit of {max_code_cells}")
     if not out:

@@ -4,8 +4,9 @@ Order matters:
 1. validate every source first, so a malformed one names its file and cell and nothing is written;
 2. let nbgrader build both versions into a temporary folder beside the course;
 3. strip solution and hidden-test regions from scripts, which nbgrader copies verbatim;
-4. scan the student version for leaks and fail loudly, naming the file;
-5. only then swap the new folders into place, so a failed run leaves the old release untouched.
+4. add notebook_loader.py (autograder/cells.py: the grader's own rule of which cells run);
+5. scan the student version for leaks and fail loudly, naming the file;
+6. only then swap the new folders into place, so a failed run leaves the old release untouched.
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
 SCRIPT_SUFFIXES = {".py"}
 # A solution line shorter than this is too generic ("return x") to call a leak on its own.
 MIN_LEAK_LINE = 16
+# Shipped with every release: the grader's rule of which cells run, so students load notebooks as it does.
+LOADER = "notebook_loader.py"
+LOADER_SOURCE = Path(__file__).with_name("cells.py")
 
 
 class ReleaseError(CourseError):
@@ -231,6 +235,9 @@ def release_assignment(cfg: CourseConfig, assignment_id: str) -> ReleaseResult:
     if not any(source.glob("*.ipynb")):
         raise ReleaseError(f"{source}: holds no notebook to release")
     validate_sources(cfg, assignment_id)
+    if (source / LOADER).exists():
+        raise ReleaseError(f"{source / LOADER}: the release writes this file itself (the grader's rule of which "
+                           "cells run); remove it from the source")
 
     # The temporary folder sits inside the course root so the final renames stay on one filesystem.
     with tempfile.TemporaryDirectory(prefix=".release-tmp-", dir=cfg.root) as tmp:
@@ -240,6 +247,8 @@ def release_assignment(cfg: CourseConfig, assignment_id: str) -> ReleaseResult:
         for script in sorted(student.rglob("*")):
             if script.suffix in SCRIPT_SUFFIXES and script.is_file():
                 script.write_text(strip_script(script.read_text()))
+        for folder in (student, solutions_to / assignment_id):
+            shutil.copyfile(LOADER_SOURCE, folder / LOADER)
         check_for_leaks(cfg, assignment_id, student)
         result = ReleaseResult(assignment_id, _files(student), _files(solutions_to / assignment_id))
         _swap_into_place(student, cfg.release_dir / assignment_id)

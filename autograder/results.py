@@ -1,6 +1,10 @@
-"""Typed results of grading, serialized in one place (to_dict)."""
+"""The records of grading, shared by every trusted process: a submission, its outcomes, its result.
+
+Serialized in one place (to_dict / from_dict): results travel from a lane to the coordinator as JSON.
+"""
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from dataclasses import asdict, dataclass, field
@@ -17,6 +21,17 @@ class Status(str, enum.Enum):
     FORBIDDEN = "FORBIDDEN"        # the worker tried something the sandbox denies
     LOAD_ERROR = "LOAD_ERROR"      # the notebook could not be read at all
     GRADER_ERROR = "GRADER_ERROR"  # a hidden test itself broke: the instructor must look
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submission, the same record from discovery through its lane to its report."""
+    student_id: str
+    assignment_id: str
+    notebook: str                   # the file name as submitted
+    data: bytes = field(repr=False)  # the bytes fingerprinted are the bytes graded: read once
+    fingerprint: str = ""           # what the incremental regrade compares
+    submitted_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The nbgrader baseline's hidden tests for Day 41, written nbgrader's way: asserts in the notebook.
 
-Nothing imports this file; autograder/bench.py parses it and writes notebook cells from it:
+Nothing imports this file; bench/run.py parses it and writes notebook cells from it:
 
 - `_ag_make` opens the first hidden test cell: seeded inputs and weights (the same recipe as the
   autograder's probes), the reference solution (spliced in from the instructor's notebook where

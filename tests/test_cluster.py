@@ -23,7 +23,7 @@ import psutil
 import pytest
 
 from autograder.config import CourseError, load
-from autograder.grade import grade
+from autograder.coordinator.grade import grade
 from tests.conftest import copy_course
 
 ASSIGNMENT = "day41_transformer"
@@ -138,7 +138,7 @@ def test_a_worker_killed_mid_run_still_gives_complete_and_correct_grades(course,
 
 def test_workers_with_more_than_one_thread_are_refused():
     """Is a worker that would run two lane tasks at once in one process refused, by name?"""
-    from autograder.cluster import dask_executor
+    from autograder.coordinator.cluster import dask_executor
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
@@ -150,7 +150,7 @@ def test_workers_with_more_than_one_thread_are_refused():
 
 def test_a_worker_keeps_only_the_lane_in_use(monkeypatch):
     """Does a long-lived worker close the lanes of assignments it graded before, rather than pile them up?"""
-    from autograder import cluster, lanes
+    from autograder.judge import tasks as lanes
 
     class FakeLane:
         closed = False
@@ -160,15 +160,15 @@ def test_a_worker_keeps_only_the_lane_in_use(monkeypatch):
 
     old, current = FakeLane(), FakeLane()
     monkeypatch.setattr(lanes, "_LANES", {("/c", "day41"): old, ("/c", "day42"): current})
-    monkeypatch.setattr(lanes, "_LOADED_CACHES", {("/c", "day41", "h1"), ("/c", "day42", "h2")})
-    cluster.retire_other_lanes("/c", "day42")
+    monkeypatch.setattr(lanes, "_LOADED", {("/c", "day41", "h1"), ("/c", "day42", "h2")})
+    lanes.retire_other_lanes("/c", "day42")
     assert lanes._LANES == {("/c", "day42"): current} and old.closed and not current.closed
-    assert lanes._LOADED_CACHES == {("/c", "day42", "h2")}
+    assert lanes._LOADED == {("/c", "day42", "h2")}
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(monkeypatch):
     """Does a scheduler address where nothing listens end the run with a message that names it?"""
-    from autograder import cluster
+    from autograder.coordinator import cluster
 
     monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1)
     with socket.socket() as s:

@@ -25,9 +25,9 @@ import pytest
 import torch
 from PIL import Image
 
-from autograder import dashboard, figures
-from autograder.judge.client import ProbeTimeout, StudentError
-from autograder.report import fill_missing_tests
+from autograder.coordinator import dashboard
+from autograder.judge import figures, verdict
+from autograder.judge.verdict import ProbeFailure, StudentError
 from autograder.results import LoadIssue, Status, SubmissionResult
 from autograder.results import TestOutcome as Outcome
 from autograder.wire import Invalid
@@ -56,7 +56,7 @@ def make_class(n: int, seed: int = 0, template: SubmissionResult | None = None) 
         r = SubmissionResult(f"s{i:03d}", ASSIGNMENT, "transformer.ipynb", isolation=ISOLATION)
         if i % 17 == 3:
             r.load_error = f"transformer.ipynb: is not valid notebook JSON (student {i})"
-            out.append(fill_missing_tests(r, template))
+            out.append(verdict.every_test(r, template))
             continue
         skill = rng.random()
         for t in template.tests:
@@ -209,7 +209,7 @@ def test_summary_escapes_what_students_wrote(tmp_path):
     evil = '<img src="http://evil.example/x.png" onerror="alert(1)"><script>alert(2)</script>'
     results = make_class(5, template=template)
     results[0].load_issues = [LoadIssue(1, "error", evil)]
-    results[1] = fill_missing_tests(SubmissionResult("s001", ASSIGNMENT, "t.ipynb", load_error=evil), template)
+    results[1] = verdict.every_test(SubmissionResult("s001", ASSIGNMENT, "t.ipynb", load_error=evil), template)
     text = dashboard.write_summary(tmp_path, ASSIGNMENT, results, template, evil).read_text()
     assert "<script>" not in text and "evil.example/x.png\" onerror" not in text
     assert "&lt;script&gt;alert(2)" in text and "&lt;img src=" in text
@@ -354,7 +354,7 @@ def test_not_a_dict_and_nan_values():
 
 def test_a_timeout_stops_asking_the_student():
     """After a timeout, is the student's worker left alone for the remaining pictures?"""
-    student = Fake({"mha": ProbeTimeout("your code did not finish within 30 s"), "positional": ProbeTimeout("x")})
+    student = Fake({"mha": ProbeFailure(verdict.probe_timeout(30)), "positional": ProbeFailure(verdict.probe_timeout(1))})
     pictures = figures.render(checked(), student, Fake(reference_answers()))
     assert student.calls == ["mha"]
     assert "did not finish within 30 s" in pictures[0]["note"]
@@ -433,7 +433,7 @@ def test_figures_travel_as_json_and_junk_is_dropped():
 @pytest.fixture(scope="module")
 def graded41(tmp_path_factory):
     from autograder.config import load
-    from autograder.grade import grade
+    from autograder.coordinator.grade import grade
     from tests.conftest import copy_course
 
     cfg = load(copy_course(tmp_path_factory.mktemp("course")))

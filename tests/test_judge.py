@@ -43,7 +43,7 @@ def lane(lanes):
 
 
 def grade_source(lane, tmp_path, source, name="student"):
-    return lane.grade(name, notebook_with_cell(lane.assignment.reference_notebook, source, tmp_path / f"{name}.ipynb"))
+    return lane.grade_file(name, notebook_with_cell(lane.assignment.reference_notebook, source, tmp_path / f"{name}.ipynb"))
 
 
 def lost(result):
@@ -54,7 +54,7 @@ def lost(result):
 def test_reference_gets_full_marks(lanes, assignment_id):
     """Does the reference solution pass every hidden test, in every family?"""
     lane = lanes(assignment_id)
-    result = lane.grade("reference", lane.assignment.reference_notebook)
+    result = lane.grade_file("reference", lane.assignment.reference_notebook)
     assert result.max_score > 0 and result.score == result.max_score, [(t.name, t.output) for t in lost(result)]
     families = {t.family for t in result.tests}
     assert {"shape", "softmax", "gradient", "speed", "values", "integration"} <= families
@@ -64,7 +64,7 @@ def test_reference_gets_full_marks(lanes, assignment_id):
 def test_bare_release_scores_zero_with_not_implemented_messages(lanes, assignment_id):
     """Does the unmodified student release score 0, each test saying NotImplementedError?"""
     lane = lanes(assignment_id)
-    result = lane.grade("bare", REPO / "release" / assignment_id / lane.assignment.notebook)
+    result = lane.grade_file("bare", REPO / "release" / assignment_id / lane.assignment.notebook)
     assert result.score == 0 and result.max_score > 0
     assert all(t.status is Status.ERROR and "NotImplementedError" in t.output for t in result.tests)
 
@@ -177,6 +177,6 @@ def test_broken_notebook_json_is_a_load_error(lane, tmp_path):
     """Is a truncated notebook a LOAD_ERROR naming the file and the JSON position, on every test?"""
     broken = tmp_path / "transformer.ipynb"
     broken.write_text(lane.assignment.reference_notebook.read_text()[:3000])
-    result = lane.grade("broken", broken)
+    result = lane.grade_file("broken", broken)
     assert result.load_error and "transformer.ipynb: is not valid notebook JSON (line" in result.load_error
     assert result.score == 0 and all(t.status is Status.LOAD_ERROR for t in result.tests)

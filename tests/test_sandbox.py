@@ -11,10 +11,13 @@ import psutil
 import pytest
 
 from autograder.config import CourseError, load
-from autograder.grade import check_isolation
-from autograder.judge.client import ProbeFailure, SandboxedCode, StudentError
-from autograder.sandbox import isolation
-from autograder.sandbox.launcher import Zygote
+from autograder.coordinator.grade import check_isolation
+from autograder.judge.handles import SandboxedCode
+from autograder.judge.verdict import ProbeFailure, StudentError
+from autograder.results import Status
+from autograder.sandbox import capabilities as isolation
+from autograder.sandbox.host.launcher import Zygote
+from autograder.sandbox.protocol import WorkerSpec
 from tests.conftest import FILES, REPO
 
 SETTINGS = load(REPO).grading
@@ -29,8 +32,8 @@ def zygote():
 
 @pytest.fixture
 def worker(zygote, tmp_path):
-    spec = {"scratch": str(tmp_path), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
-            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": [str(REPO)]}
+    spec = WorkerSpec(str(tmp_path), cpu_s=60, max_output_bytes=1 << 20, memory_bytes=1 << 30, max_pids=32,
+                      scratch_bytes=16 << 20, hide=(str(REPO),))
     code = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], spec, SETTINGS)
     yield code
     code.close()
@@ -119,8 +122,8 @@ def checkout_at_the_top():
 def test_worker_sees_nothing_outside_the_system_wherever_the_course_lives(checkout_at_the_top, zygote, tmp_path):
     """Can a worker find any file outside the operating system's folders, other than the
     interpreter and packages bound back for it, even in a top-level folder no list names?"""
-    spec = {"scratch": str(tmp_path), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
-            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": []}
+    spec = WorkerSpec(str(tmp_path), cpu_s=60, max_output_bytes=1 << 20, memory_bytes=1 << 30, max_pids=32,
+                      scratch_bytes=16 << 20)
     code = SandboxedCode(zygote, [{"number": 1, "source": "x = 1"}], spec, SETTINGS)
     try:
         bound_back = [sys.prefix, sys.base_prefix, str(REPO / "autograder")]
@@ -162,8 +165,8 @@ def test_processes_that_escape_the_group_still_die(worker):
 
 def _spec(tmp_path, name):
     (tmp_path / name).mkdir()
-    return {"scratch": str(tmp_path / name), "cpu_s": 60, "max_output_bytes": 1 << 20, "memory_bytes": 1 << 30,
-            "max_pids": 32, "scratch_bytes": 16 << 20, "hide": [str(REPO)]}
+    return WorkerSpec(str(tmp_path / name), cpu_s=60, max_output_bytes=1 << 20, memory_bytes=1 << 30, max_pids=32,
+                      scratch_bytes=16 << 20, hide=(str(REPO),))
 
 
 def test_a_worker_asked_for_ahead_serves_its_spec_and_dies_if_unused(zygote, tmp_path):
@@ -195,18 +198,18 @@ def test_huge_allocation_is_memory_not_a_machine_problem(worker):
     """Does a 64 GiB allocation come back as MEMORY, with the grader unharmed?"""
     with pytest.raises(StudentError) as info:
         worker.probe("allocate", gib=64)
-    assert info.value.status == "MEMORY"
+    assert info.value.status is Status.MEMORY
 
 
 def test_creeping_allocation_hits_the_cgroup(worker):
     """Does touching memory past the cap in small pieces end as MEMORY, via the memory cgroup?"""
     with pytest.raises(ProbeFailure) as info:
         worker.probe("touch_pages", mib=4096)
-    assert info.value.status == "MEMORY", str(info.value)
+    assert info.value.status is Status.MEMORY, str(info.value)
 
 
 def test_a_flood_of_prints_is_an_output_limit(worker):
     """Do 100 MB of prints end the worker as OUTPUT_LIMIT, rather than an error the code can catch?"""
     with pytest.raises(ProbeFailure) as info:
         worker.probe("flood", mb=100)
-    assert info.value.status == "OUTPUT_LIMIT"
+    assert info.value.status is Status.OUTPUT_LIMIT

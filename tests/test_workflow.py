@@ -11,11 +11,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from autograder import late
-from autograder.collect import collect
+from autograder.coordinator import late
+from autograder.coordinator.collect import collect
 from autograder.config import LatePolicy
-from autograder.export import export, gradescope_results
-from autograder.grade import grade
+from autograder.coordinator.export import export, gradescope_results
+from autograder.coordinator.grade import grade
 from autograder.results import Status, SubmissionResult, TestOutcome
 from tests.conftest import FILES, REPO, copy_course
 
@@ -111,7 +111,7 @@ def test_gradebook_schema_version_is_the_one_nbgrader_stamps(tmp_path):
     import sqlite3
 
     from autograder.config import load
-    from autograder.gradebook import _open
+    from autograder.coordinator.gradebook import _open
     from nbgrader.dbutil import _temp_alembic_ini
 
     cfg = load(copy_course(tmp_path / "course"))

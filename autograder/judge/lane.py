@@ -12,30 +12,31 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import figures, wire
+from autograder import wire
 from autograder.assignment import Assignment
-from autograder.judge.client import Reference, SandboxedCode
+from autograder.judge import figures
+from autograder.judge.handles import Reference, SandboxedCode
 from autograder.judge.session import HiddenTestSession
-from autograder.notebook import NotebookError, code_cells, read_code_cells
-from autograder.results import LoadIssue, Status, SubmissionResult, TestOutcome
-from autograder.sandbox.launcher import Zygote
+from autograder.notebook import NotebookError, code_cells, read_notebook
+from autograder.results import Submission, SubmissionResult
+from autograder.sandbox.host.launcher import Zygote
+from autograder.sandbox.protocol import WorkerSpec
 
 
 class Lane:
-    def __init__(self, assignment: Assignment, reference_cache: dict | None = None):
+    def __init__(self, assignment: Assignment):
         self.assignment = assignment
         self.settings = assignment.settings
         self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
         self.zygote = Zygote(list(assignment.probes))
-        self._next_spec: dict | None = None  # a worker already asked for (Zygote.spawn_ahead)
+        self._next_spec: WorkerSpec | None = None  # a worker already asked for (Zygote.spawn_ahead)
         self.isolation = self.zygote.capabilities.describe()
-        # Hidden on top of everything outside the operating system (sandbox/isolation.py): the
-        # course and our scratch, in case the machine keeps them somewhere like /usr/local.
-        self.hide = [str(assignment.source.parent.parent), str(self.scratch_root)]
-        cells = read_code_cells(assignment.reference_notebook, self.settings.skip_tags,
-                                self.settings.max_notebook_bytes, self.settings.max_code_cells)
-        self.reference = Reference(self.zygote, cells, self._spec("reference"), self.settings,
-                                   cache=dict(reference_cache or {}))
+        # Hidden on top of everything outside the operating system (sandbox/inside/confine.py):
+        # the course and our scratch, in case the machine keeps them somewhere like /usr/local.
+        self.hide = (str(assignment.source.parent.parent), str(self.scratch_root))
+        reference = read_notebook(assignment.reference_notebook, self.settings.max_notebook_bytes)
+        self.reference = Reference(self.zygote, self._cells(reference, assignment.notebook),
+                                   self._spec("reference"), self.settings)
         self.session = HiddenTestSession(assignment.hidden)  # collected now: a broken test stops the run here
         # Pictures for the feedback pages (hidden/figures.py), drawn here, in the trusted process.
         self.figures = figures.load_entries(assignment.hidden)
@@ -44,55 +45,62 @@ class Lane:
         gc.collect()
         gc.freeze()
 
-    def _spec(self, label: str) -> dict:
+    def _spec(self, label: str) -> WorkerSpec:
         scratch = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=self.scratch_root))
         s = self.settings
-        return {"scratch": str(scratch), "cpu_s": s.cpu_s, "max_output_bytes": s.max_output_bytes,
-                "memory_bytes": s.memory_mb << 20, "max_pids": s.max_pids, "scratch_bytes": s.scratch_mb << 20,
-                "hide": self.hide}
+        return WorkerSpec(scratch=str(scratch), cpu_s=s.cpu_s, max_output_bytes=s.max_output_bytes,
+                          memory_bytes=s.memory_mb << 20, max_pids=s.max_pids, scratch_bytes=s.scratch_mb << 20,
+                          hide=self.hide)
 
-    def grade(self, student_id: str, notebook: Path) -> SubmissionResult:
-        """Grade the notebook file at `notebook`."""
+    def _cells(self, data: bytes, name: str) -> list[dict]:
         s = self.settings
-        return self._grade(student_id, notebook.name, lambda: read_code_cells(
-            notebook, s.skip_tags, s.max_notebook_bytes, s.max_code_cells))
+        return code_cells(data, name, s.skip_tags, s.max_notebook_bytes, s.max_code_cells)
 
-    def grade_bytes(self, student_id: str, name: str, data: bytes) -> SubmissionResult:
-        """Grade a notebook that arrived as bytes (a task's), named `name`: no file in between."""
-        s = self.settings
-        return self._grade(student_id, name, lambda: code_cells(
-            data, name, s.skip_tags, s.max_notebook_bytes, s.max_code_cells))
-
-    def _grade(self, student_id: str, name: str, read_cells) -> SubmissionResult:
-        started = time.perf_counter()
-        result = SubmissionResult(student_id, self.assignment.id, name, isolation=self.isolation)
-        spec, self._next_spec = self._next_spec or self._spec("student"), None
-        code = SandboxedCode(self.zygote, [], spec, self.settings)
+    def grade_file(self, student_id: str, path: Path) -> SubmissionResult:
+        """Grade the notebook file at `path` (the reference, or a test's notebook)."""
         try:
-            code.cells = read_cells()
+            data = read_notebook(path, self.settings.max_notebook_bytes)
         except NotebookError as exc:
-            result.load_error = str(exc)
-            code.fatal = (Status.LOAD_ERROR.value, f"not run: {exc}")
+            return self._grade(Submission(student_id, self.assignment.id, path.name, b""), str(exc))
+        return self.grade(Submission(student_id, self.assignment.id, path.name, data))
+
+    def grade(self, submission: Submission) -> SubmissionResult:
+        """Grade one submission's notebook bytes."""
+        try:
+            cells = self._cells(submission.data, submission.notebook)
+        except NotebookError as exc:
+            return self._grade(submission, str(exc))
+        return self._grade(submission, None, cells)
+
+    def _grade(self, submission: Submission, unreadable: str | None, cells=()) -> SubmissionResult:
+        started = time.perf_counter()
+        result = SubmissionResult(submission.student_id, self.assignment.id, submission.notebook,
+                                  isolation=self.isolation, fingerprint=submission.fingerprint,
+                                  load_error=unreadable)
+        spec = None
+        if unreadable is not None:
+            code = SandboxedCode.unreadable(self.settings, unreadable)
         else:
+            spec, self._next_spec = self._next_spec or self._spec("student"), None
+            code = SandboxedCode(self.zygote, list(cells), spec, self.settings)
             code.load()
-        # The next submission's worker is forked and sandboxed while this one's tests run.
-        self._next_spec = self._spec("student")
-        self.zygote.spawn_ahead(self._next_spec)
-        result.load_issues = [LoadIssue(int(i.get("cell", 0)), str(i.get("status", "error"))[:20],
-                                        str(i.get("message", ""))[:500])
-                              for i in (code.load_issues or [])]
+            # The next submission's worker is forked and sandboxed while this one's tests run.
+            self._next_spec = self._spec("student")
+            self.zygote.spawn_ahead(self._next_spec)
+        result.load_issues = list(code.load_issues or [])
         loaded = time.perf_counter()
         reference_compute = self.reference.compute_s
         figures_s = 0.0
         try:
-            outcomes, report = self.run_hidden_tests(code)
+            outcomes, report = self.session.run(code, self.reference, self.settings)
             if self.figures and result.load_error is None and code.fatal is None:
                 drawing = time.perf_counter()
                 result.figures = figures.render(self.figures, code, self.reference)
                 figures_s = time.perf_counter() - drawing
         finally:
             code.close()
-            shutil.rmtree(spec["scratch"], ignore_errors=True)
+            if spec is not None:
+                shutil.rmtree(spec.scratch, ignore_errors=True)
         result.tests = sorted(outcomes.values(), key=lambda t: t.name)
         result.pytest_report = report
         total = time.perf_counter() - started
@@ -104,15 +112,17 @@ class Lane:
                           "overhead_s": round(total - compute, 4), "figures_s": round(figures_s, 4)}
         return result
 
-    def run_hidden_tests(self, code: SandboxedCode) -> tuple[dict[str, TestOutcome], dict]:
-        return self.session.run(code, self.reference, self.settings)
-
-    def reference_cache_frame(self) -> bytes:
-        """The reference results recorded so far, in the safe wire format."""
+    def reference_results(self) -> bytes:
+        """The reference's probe results recorded so far, in the safe wire format: every lane of
+        the run (and the next run, while nothing changes) reuses them."""
         return wire.encode(self.reference.cache)
+
+    def use_reference_results(self, frame: bytes) -> None:
+        self.reference.cache.update(wire.decode(frame))
 
     def close(self) -> None:
         self.session.close()
         self.reference.close()
         self.zygote.close()
         shutil.rmtree(self.scratch_root, ignore_errors=True)
+

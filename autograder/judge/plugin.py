@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.judge.client import ProbeFailure
-from autograder.judge.expect import Feedback
+from autograder.judge import verdict
 from autograder.results import Status, TestOutcome
 
 points = pytest.mark.points
@@ -31,22 +30,6 @@ def max_points(item) -> float:
     if marker is None or not marker.args:
         raise pytest.UsageError(f"{item.nodeid}: every hidden test needs @points(n)")
     return float(marker.args[0])
-
-
-def describe_failure(excinfo) -> tuple[Status, str]:
-    """(status, student-safe message) for a failed test."""
-    exc = excinfo.value
-    if isinstance(exc, ProbeFailure):
-        return Status(exc.status), str(exc)
-    if isinstance(exc, Feedback):
-        return Status.FAILED, str(exc)
-    if isinstance(exc, AssertionError):
-        # pytest's rewritten asserts append the compared values ("assert tensor(...) == ..."),
-        # which may be reference values: keep only the author's own message.
-        text = str(exc).split("\nassert ", 1)[0]
-        return Status.FAILED, "" if text.startswith("assert ") else text
-    return Status.GRADER_ERROR, (f"the grader could not check this ({type(exc).__name__}); "
-                                 "this is not your fault, tell your instructor")
 
 
 class JudgePlugin:
@@ -94,16 +77,16 @@ class JudgePlugin:
     def _record(self, item, report, call) -> None:
         most = max_points(item)
         if report.passed:
-            status, message = Status.PASSED, ""
+            v = verdict.passed()
         elif report.skipped:
-            status, message = Status.GRADER_ERROR, "this test was skipped; tell your instructor"
+            v = verdict.skipped()
         else:
-            status, message = describe_failure(call.excinfo)
+            v = verdict.test_failure(call.excinfo.value)
         marker = item.get_closest_marker("visibility")
         doc = inspect.getdoc(getattr(item, "function", None)) or ""
         self.outcomes[item.nodeid] = TestOutcome(
             name=item.nodeid, family=family_of(item.nodeid),
-            score=most if status is Status.PASSED else 0.0, max_score=most, status=status,
-            output=message, description=doc.splitlines()[0] if doc else "",
+            score=most if v.status is Status.PASSED else 0.0, max_score=most, status=v.status,
+            output=v.message, description=doc.splitlines()[0] if doc else "",
             visibility=marker.args[0] if marker and marker.args else "visible",
             duration_s=round(time.perf_counter() - self._started.get(item.nodeid, time.perf_counter()), 4))

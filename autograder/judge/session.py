@@ -10,7 +10,8 @@ submission's assertions. A lane therefore keeps one session open in a thread of 
     <--- outcomes + json report  <----------------  every fixture is torn down between students
 
 Per submission the judge plugin gets fresh handles and an empty score sheet, pytest-json-report
-starts a fresh report, and the terminal's statistics are dropped (memory stays flat in N).
+makes a fresh report, and the terminal's statistics are dropped, so memory stays flat in N
+(the two calls without a public API are in judge/pytest_adapter.py).
 """
 from __future__ import annotations
 
@@ -24,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from pytest_jsonreport.plugin import JSONReport
 
 from autograder.judge.plugin import JudgePlugin
+from autograder.judge.pytest_adapter import SubmissionReport, forget_test_reports
 from autograder.results import Status, TestOutcome
 
 _STOP = None
@@ -35,19 +36,6 @@ _STOP = None
 class SessionError(RuntimeError):
     """The hidden tests could not run at all (a collection error, a broken conftest): the
     instructor's problem, never a student's."""
-
-
-class SubmissionReport(JSONReport):
-    """pytest-json-report's plugin, restarted for each submission of a long session."""
-
-    def restart(self, session) -> None:
-        JSONReport.__init__(self, session.config)  # everything it gathered belongs to the last submission
-        self.pytest_sessionstart(session)
-
-    def finish(self, session, failed: bool) -> dict:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed else pytest.ExitCode.OK
-        self.pytest_sessionfinish(session)
-        return self.report
 
 
 @dataclass
@@ -67,7 +55,6 @@ class HiddenTestSession:
     def __init__(self, hidden: Path):
         self.hidden = Path(hidden)
         self.judge = JudgePlugin()
-        self.json_report = SubmissionReport()
         self.output = io.StringIO()
         self._jobs: queue.Queue = queue.Queue()
         self._ready = threading.Event()
@@ -118,7 +105,7 @@ class HiddenTestSession:
         self._streams = sys.stdout, sys.stderr
         try:
             sys.stdout = sys.stderr = self.output
-            exit_code = pytest.main(args, plugins=[self, self.judge, self.json_report])
+            exit_code = pytest.main(args, plugins=[self, self.judge])
             if not self._failure and exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED,
                                                        pytest.ExitCode.NO_TESTS_COLLECTED):
                 self._failure = self._describe(f"pytest exit code {int(exit_code)}")
@@ -160,11 +147,9 @@ class HiddenTestSession:
     def _run_one(self, session, job: _Job) -> tuple[dict[str, TestOutcome], dict]:
         self.output.seek(0)
         self.output.truncate()
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.stats.clear()
+        forget_test_reports(session)
         self.judge.begin(job.submission, job.reference, job.settings)
-        self.json_report.restart(session)
+        json_report = SubmissionReport(session)
         items = session.items
         # While the tests run the lane thread only waits: what they print goes to the buffer.
         with contextlib.redirect_stdout(self.output), contextlib.redirect_stderr(self.output):
@@ -172,4 +157,4 @@ class HiddenTestSession:
                 nextitem = items[i + 1] if i + 1 < len(items) else None  # None: tear every fixture down
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         outcomes = dict(self.judge.outcomes)
-        return outcomes, self.json_report.finish(session, any(t.status is not Status.PASSED for t in outcomes.values()))
+        return outcomes, json_report.finish(any(t.status is not Status.PASSED for t in outcomes.values()))

@@ -3,7 +3,7 @@ import os
 import socket
 import time
 
-from autograder.sandbox.probekit import probe
+from autograder.sandbox.inside.probekit import probe
 
 
 def _can_read(path):

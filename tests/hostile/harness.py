@@ -510,8 +510,8 @@ class Run:
 def grader_files(run: Run) -> set[str]:
     """What the grader itself writes in the course's grades/ folder."""
     out = run.course / "grades" / ASSIGNMENT
-    files = {str(out / "scores.csv"), str(out / ".reference.wire"), str(out / "summary.html"),
-             str(run.course / "grades" / "grades.csv")}
+    files = {str(out / "scores.csv"), str(out / "summary.html"), str(run.course / "grades" / "grades.csv")}
+    files |= {str(p) for p in (out / ".reference").glob("*.json")}  # the reference's results, by fingerprint
     files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
@@ -520,7 +520,7 @@ def grader_files(run: Run) -> set[str]:
 
 def grade_class(run: Run, token: str, watched_roots: list[tuple[Path, tuple]], timeout_s: float) -> Run:
     from autograder.config import load
-    from autograder.grade import grade
+    from autograder.coordinator.grade import grade
 
     run.scratch.mkdir(parents=True, exist_ok=True)
     fifos = [run.course / "submitted" / s / ASSIGNMENT / NOTEBOOK for s in run.students]

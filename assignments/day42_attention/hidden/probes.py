@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from autograder.sandbox.probekit import (ContractError, need, param_grads, probe, randint, randn,
+from autograder.sandbox.inside.probekit import (ContractError, need, param_grads, probe, randint, randn,
                                          require_submodules, seed_parameters, submodule_types)
 
 MHA_PARTS = ("w_q", "w_k", "w_v", "w_o")

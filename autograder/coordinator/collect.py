@@ -13,11 +13,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autograder import report
+from autograder.coordinator import report
 from autograder.assignment import load_assignment
 from autograder.config import CourseConfig, CourseError
-from autograder.grade import STUDENT_ID
-from autograder.roster import load_roster
+from autograder.coordinator.discover import STUDENT_ID
+from autograder.coordinator.roster import load_roster
 
 
 @dataclass

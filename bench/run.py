@@ -1,4 +1,4 @@
-"""Benchmark: our grader against `nbgrader autograde`, on one class of Day 41 submissions.
+"""`make bench`: our grader against `nbgrader autograde`, on one class of Day 41 submissions.
 
 One run builds a class of N notebooks (the bundled examples and variations of them), then:
 
@@ -36,12 +36,12 @@ import psutil
 
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, load
+from bench.recipes import RECIPES, apply
 
 ASSIGNMENT = "day41_transformer"
-HIDDEN_CHECKS = "bench/nbgrader_hidden.py"   # the nbgrader baseline's hidden tests, relative to the course root
-VARIANTS = "tests/files/variants"            # student-like variants, one folder per assignment
+HERE = Path(__file__).resolve().parent
+HIDDEN_CHECKS = HERE / "nbgrader_hidden.py"  # the nbgrader baseline's hidden tests
 BUNDLED = {"alice": "correct", "bob": "bug", "carol": "stub", "dave": "broken"}
-SLOW_VARIANTS = {"bug_python_loops"}         # minutes per submission (every speed probe times out): left out
 # The rest of the class repeats this deck: mostly correct or one bug away, a few stubs and a
 # partly done notebook; one notebook in TRUNCATED_EVERY is cut short (its JSON is broken).
 DECK = ("edited", "bug", "ok", "edited", "bug", "edited", "partial", "ok", "bug", "edited", "stub", "edited",
@@ -212,15 +212,14 @@ def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> l
     """Write n Day 41 submissions into `submitted/<student>/<assignment>/`, in nbgrader's layout.
 
     The four bundled examples come first; the rest follow DECK: alice's notebook with harmless
-    edits, alice's notebook with one variant appended as a last code cell (bugs and correct code
+    edits, alice's notebook with one recipe of bench/recipes.py applied (bugs, and correct code
     written differently), stubs, a partly done notebook and a truncated one. Every notebook's bytes
-    differ. The very slow variants (SLOW_VARIANTS) are left out.
+    differ.
     """
     a = load_assignment(cfg, ASSIGNMENT)
     rng = random.Random(seed)
     source = cfg.submitted_dir
-    variants = sorted(p for p in (cfg.root / VARIANTS / ASSIGNMENT).glob("*.py") if p.stem not in SLOW_VARIANTS)
-    pools = {kind: [p for p in variants if p.stem.startswith(kind + "_")] for kind in ("ok", "bug")}
+    pools = {kind: sorted(name for name, recipe in RECIPES.items() if recipe[0] == kind) for kind in ("ok", "bug")}
     alice = nbformat.read(source / "alice" / ASSIGNMENT / a.notebook, as_version=4)
     carol = nbformat.read(source / "carol" / ASSIGNMENT / a.notebook, as_version=4)
     solution_ids = [_grade_id(c) for c in alice.cells if _is_solution(c)]
@@ -242,10 +241,10 @@ def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> l
             origin = "alice + " + _harmless_edits(nb, sid, rng)
             kind = "correct"
         elif kind in ("ok", "bug"):
-            variant = pools[kind][used[kind] % len(pools[kind])]
+            recipe = pools[kind][used[kind] % len(pools[kind])]
             used[kind] += 1
-            nb.cells.append(nbformat.v4.new_code_cell(f"# {sid}: my final version\n" + variant.read_text()))
-            origin = f"alice + variant {variant.stem}"
+            _apply_recipe(nb, recipe, sid)
+            origin = f"alice with {recipe}"
             kind = "correct" if kind == "ok" else "bug"
         elif kind == "partial":
             done = rng.randint(2, len(solution_ids) - 2)
@@ -265,6 +264,16 @@ def build_class(cfg: CourseConfig, n: int, submitted: Path, seed: int = 41) -> l
         _write(submitted / sid / ASSIGNMENT / a.notebook, nbformat.writes(nb))
         students.append(Student(sid, kind, origin))
     return students
+
+
+def _apply_recipe(nb, recipe: str, sid: str) -> None:
+    for cell in nb.cells:
+        if _is_solution(cell):
+            changed = apply(recipe, cell.source)
+            if changed is not None:
+                cell.source = f"# {sid}: my final version\n" + changed
+                return
+    raise RuntimeError(f"bench/recipes.py: recipe {recipe!r} matches no solution cell of the reference; update it")
 
 
 def _harmless_edits(nb, sid: str, rng: random.Random) -> str:
@@ -319,7 +328,7 @@ def prepare_course(cfg: CourseConfig, work: Path, n: int) -> tuple[CourseConfig,
 
 def run_ours(course: CourseConfig) -> OursRun:
     """Grade every submission of the course with our grader, as `grade` does, and measure it."""
-    from autograder.grade import grade_assignment
+    from autograder.coordinator.grade import grade_assignment
 
     started_wall, started = time.time(), time.perf_counter()
     with TreeSampler(include_self=True) as tree:  # the coordinator is this process
@@ -329,7 +338,7 @@ def run_ours(course: CourseConfig) -> OursRun:
     # Phases from the files the run writes: the reference cache once the reference passed,
     # then one report per submission as each finishes.
     out = course.root / "grades" / ASSIGNMENT
-    reference_done = _mtime(out / ".reference.wire")
+    reference_done = max(filter(None, (_mtime(p) for p in (out / ".reference").glob("*.json"))), default=None)
     last_report = max(filter(None, (_mtime(p) for p in (out / "reports").glob("*.json"))), default=None)
 
     rows, scores, isolation = [], {}, {}
@@ -388,7 +397,7 @@ def hidden_cells(cfg: CourseConfig, a: Assignment) -> tuple[list, list[Check]]:
     Each cell mirrors one of our hidden tests (bench/nbgrader_hidden.py names it) and gets the
     same points; the first one also defines the helpers and the reference solution.
     """
-    path = cfg.root / HIDDEN_CHECKS
+    path = HIDDEN_CHECKS
     text = path.read_text()
     lines = text.splitlines()
     ours = hidden_tests(a)
@@ -628,8 +637,8 @@ def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool
     (default bench/results.json)."""
     if n < 1:
         raise ValueError("n must be at least 1")
-    out = out or cfg.root / "bench" / "results.json"
-    work = _fresh_dir(cfg.root / "bench" / "work" / f"n{n}")
+    out = out or HERE / "results.json"
+    work = _fresh_dir(HERE / "work" / f"n{n}")
     machine = _machine()
     phases = {}
     print(f"benchmark: {n} submissions of {ASSIGNMENT}, {machine['cores']} cores, load {machine['load_avg']}",
@@ -655,7 +664,7 @@ def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool
     result = {
         "n": n, "assignment": ASSIGNMENT, "timestamp": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {**machine, "load_avg_end": [round(x, 2) for x in os.getloadavg()]}, "phases": phases,
-        "class": {"kinds": _count(s.kind for s in students), "left_out_variants": sorted(SLOW_VARIANTS),
+        "class": {"kinds": _count(s.kind for s in students), "recipes": sorted(RECIPES),
                   "students": [asdict(s) for s in students]},
         "ours": _summary(ours),
         "nbgrader": None if theirs is None else {
@@ -690,7 +699,7 @@ def memory_scaling(cfg: CourseConfig, small: int = 50, large: int = 500, out: Pa
     at most 1.2). Writes `out` (default bench/scaling.json)."""
     runs = {}
     for n in (small, large):
-        course, _ = prepare_course(cfg, _fresh_dir(cfg.root / "bench" / "work" / f"scaling-n{n}"), n)
+        course, _ = prepare_course(cfg, _fresh_dir(HERE / "work" / f"scaling-n{n}"), n)
         runs[n] = run = run_ours(course)
         print(f"ours, n={n}: {run.wall_s:.1f} s, {run.per_minute:.1f}/min, peak RSS {run.usage.rss_mb:.0f} MB, "
               f"PSS {_fmt(run.usage.pss_mb, ' MB', 0)}", flush=True)
@@ -701,7 +710,7 @@ def memory_scaling(cfg: CourseConfig, small: int = 50, large: int = 500, out: Pa
               "small": {"n": small, **_brief(runs[small])}, "large": {"n": large, **_brief(runs[large])},
               "rss_ratio": rss, "pss_ratio": pss, "within_1_2x": rss <= 1.2}
     print(f"peak RSS ratio {large}/{small}: {rss}x; PSS ratio: {pss}x")
-    out = out or cfg.root / "bench" / "scaling.json"
+    out = out or HERE / "scaling.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
     return result
 

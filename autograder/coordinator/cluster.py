@@ -1,7 +1,7 @@
 """Grading on a Dask cluster: the executor grade.py uses when a scheduler is configured.
 
 `dask_executor(address)` connects to a Dask scheduler and returns a concurrent.futures-style
-executor (`submit(fn, *args)`, `shutdown()`) for the lane tasks of autograder/lanes.py. Each
+executor (`submit(fn, *args)`, `shutdown()`) for the lane tasks of judge/tasks.py. Each
 Dask worker process becomes a grading lane: `grade_batch` builds the same trusted judge there
 (judge/lane.py: zygote, sandbox, hidden tests) and keeps it warm across batches, until the
 worker is given another assignment to grade.
@@ -15,10 +15,10 @@ Rules the executor enforces, because a lane runs pytest in-process and is not th
 - one task per worker process: workers must run `--nthreads 1`; one with more threads is refused
   by name, on connecting and again by every task that reaches it;
 - a task runs only on a worker whose hidden tests, reference, settings and grader code are the
-  coordinator's (the grader fingerprint of grade.py), at no less than `min_isolation`;
+  coordinator's (assignment.grader_fingerprint), checked by judge/tasks.check_worker, at no less than `min_isolation`;
 - at most one task in flight per worker thread, so a worker that dies takes down only the batch
   it was grading, and the scheduler's allowed-failures is set to 0: the first death fails that
-  batch with KilledWorker, and grade.run_lanes alone decides what happens next (retry each
+  batch with KilledWorker, and pool.run_lanes alone decides what happens next (retry each
   submission alone; a submission in flight when a lane died twice is CRASHED), exactly as with
   local lanes. With Dask's default (3) a submission that kills its lane would cost 4 workers per
   attempt before run_lanes even heard of it;
@@ -40,7 +40,7 @@ from pathlib import Path
 from autograder.config import CourseError
 
 # The checkout that holds this package: a worker must have it at the same path.
-CHECKOUT = str(Path(__file__).resolve().parent.parent)
+CHECKOUT = str(Path(__file__).resolve().parents[2])
 CONNECT_TIMEOUT_S = 20
 WORKER_WAIT_S = 60           # for the first worker to join
 RESULT_TIMEOUT_S = 120       # to fetch a finished batch's results (JSON text) from its worker
@@ -48,72 +48,13 @@ _TICK_S = 0.5
 
 # What a Dask worker evaluates, with `root` (CHECKOUT) and `call` (pickled (fn, args, fingerprint)).
 _BOOT = ("(__import__('sys').path.insert(0, root) if root not in __import__('sys').path else None, "
-         "__import__('autograder.cluster', fromlist=['run_task']).run_task(call))[1]")
+         "__import__('autograder.judge.tasks', fromlist=['run_task']).run_task(call))[1]")
 
 
 def lost_scheduler(address: str, why: str = "") -> CourseError:
     return CourseError(f"lost the connection to the Dask scheduler at {address}{': ' + why if why else ''}; "
                        "reports written so far are kept; rerun to resume")
 
-
-# -- in a Dask worker ----------------------------------------------------------------------------
-
-_FINGERPRINTS: dict = {}     # (course root, assignment id) -> this process's grader fingerprint
-
-
-def run_task(call: bytes):
-    """Run one lane task (lanes.grade_batch or lanes.reference_check) in this Dask worker."""
-    fn, args, expected = pickle.loads(call)  # from the coordinator, through the trusted cluster
-    retire_other_lanes(args[0], args[1])
-    check_worker(args[0], args[1], expected)
-    return fn(*args)
-
-
-def retire_other_lanes(root: str, assignment_id: str) -> None:
-    """A Dask worker outlives grading runs: keep only the lane in use, so that the lanes of
-    assignments graded earlier (a zygote with torch and a reference worker each) do not pile up."""
-    from autograder import lanes
-
-    for key in [k for k in lanes._LANES if k != (root, assignment_id)]:
-        lanes._LANES.pop(key).close()
-        lanes._LOADED_CACHES.difference_update({d for d in lanes._LOADED_CACHES if d[:2] == key})
-
-
-def check_worker(root: str, assignment_id: str, expected: str) -> None:
-    """Refuse to grade here unless this worker is set up exactly as the coordinator expects."""
-    from distributed import get_worker
-
-    from autograder import lanes
-    from autograder.assignment import load_assignment
-    from autograder.config import load
-    from autograder.grade import grader_fingerprint
-    from autograder.sandbox.isolation import LEVELS
-
-    worker = get_worker()
-    where = f"Dask worker {worker.address}"
-    if worker.state.nthreads > 1:
-        raise CourseError(f"{where} runs {worker.state.nthreads} threads; start workers with --nthreads 1 "
-                          "(a grading lane runs pytest in its process and must run alone there)")
-    key = (root, assignment_id)
-    if key not in _FINGERPRINTS:
-        try:
-            _FINGERPRINTS[key] = grader_fingerprint(load_assignment(load(root), assignment_id))
-        except CourseError as exc:
-            raise CourseError(f"{where}: {exc} (every worker machine needs the course checked out at "
-                              f"the coordinator's path)") from None
-    if _FINGERPRINTS[key] != expected:
-        raise CourseError(f"{where}: its hidden tests, reference, settings or grader code for {assignment_id} "
-                          f"differ from the coordinator's; check out the same commit on every machine and "
-                          f"restart its workers")
-    lane = lanes.lane_for(root, assignment_id)
-    minimum = lane.settings.min_isolation
-    caps = lane.zygote.capabilities
-    if caps.level < LEVELS.index(minimum):
-        raise CourseError(f"{where} reaches isolation {caps.describe()}, below the min_isolation "
-                          f"{minimum!r} that the course requires; run its workers as root on Linux")
-
-
-# -- in the coordinator ---------------------------------------------------------------------------
 
 class DaskExecutor(cf.Executor):
     """Lane tasks on a Dask cluster, behind the concurrent.futures interface run_lanes uses.
@@ -171,9 +112,8 @@ class DaskExecutor(cf.Executor):
     def _fingerprint(self, root: str, assignment_id: str) -> str:
         key = (root, assignment_id)
         if key not in self._fingerprints:
-            from autograder.assignment import load_assignment
+            from autograder.assignment import grader_fingerprint, load_assignment
             from autograder.config import load
-            from autograder.grade import grader_fingerprint
 
             self._fingerprints[key] = grader_fingerprint(load_assignment(load(root), assignment_id))
         return self._fingerprints[key]
@@ -181,7 +121,7 @@ class DaskExecutor(cf.Executor):
     # -- the executor interface
 
     def submit(self, fn, *args, **kwargs):
-        """fn(root, assignment_id, ...) from autograder.lanes, run in a Dask worker's lane."""
+        """fn(root, assignment_id, ...) from autograder.judge.tasks, run in a Dask worker's lane."""
         if kwargs:
             raise TypeError("DaskExecutor.submit takes positional arguments only")
         if self._shutdown:
@@ -308,5 +248,5 @@ class DaskExecutor(cf.Executor):
 
 
 def dask_executor(address: str) -> DaskExecutor:
-    """An executor for grade.run_lanes on the Dask cluster whose scheduler is at `address`."""
+    """An executor for pool.run_lanes on the Dask cluster whose scheduler is at `address`."""
     return DaskExecutor(address)

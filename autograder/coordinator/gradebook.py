@@ -11,7 +11,7 @@ from pathlib import Path
 
 from autograder.config import CourseConfig, parse_time
 from autograder.results import SubmissionResult
-from autograder.roster import load_roster
+from autograder.coordinator.roster import load_roster
 
 
 def _alembic_head() -> str:

@@ -1,7 +1,9 @@
-"""Trusted-side handles on the zygote and on the workers it forks.
+"""Handles on the zygote and on the workers it forks, held by the trusted judge (judge/lane.py).
 
-The trusted side only ever exchanges wire frames with a worker and kills it by process group;
-it never imports or executes anything a submission provides.
+The trusted side only ever exchanges protocol messages with a worker (sandbox/protocol.py, over
+the safe wire format) and kills it by process group; it never imports or executes anything a
+submission provides. How a worker's end is graded is the judge's call (judge/verdict.py): here
+a dead worker is only an ExitInfo.
 """
 from __future__ import annotations
 
@@ -17,21 +19,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import wire
-from autograder.sandbox.isolation import Capabilities, decode_keeper_exit
+from autograder.sandbox import protocol
+from autograder.sandbox.capabilities import Capabilities
+from autograder.sandbox.protocol import (Answer, Call, Load, Loaded, ProtocolError, Raised, Reap, Reaped, Release,
+                                         Spawn, Spawned, WorkerSpec)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
-         "from autograder.sandbox.zygote import main; main(int(sys.argv[1]), sys.argv[2:])")
+         "from autograder.sandbox.inside.zygote import main; main(int(sys.argv[1]), sys.argv[2:])")
 # Only what Python and torch need; nothing of the grader's own environment leaks in.
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 class WorkerGone(Exception):
-    """The worker died or closed its socket; `status` says how (CRASHED, MEMORY, ...)."""
+    """The worker died, closed its socket or broke the protocol. `exit` says how it ended (None
+    when it was killed for sending garbage); `garbage` what it sent instead of an answer."""
 
-    def __init__(self, status: str, reason: str):
-        super().__init__(reason)
-        self.status, self.reason = status, reason
+    def __init__(self, exit: "ExitInfo | None", garbage: str = ""):
+        super().__init__(garbage or f"worker gone: {exit}")
+        self.exit, self.garbage = exit, garbage
 
 
 class WorkerTimeout(Exception):
@@ -46,23 +52,6 @@ class ExitInfo:
     sandbox_failed: bool = False
 
 
-def describe_exit(info: ExitInfo) -> tuple[str, str]:
-    """(status, reason) for a worker that is gone."""
-    if info.memory:
-        return "MEMORY", "your code used more memory than its limit and was stopped"
-    if info.sandbox_failed:
-        return "CRASHED", "the sandbox could not be set up for your code (a grader problem: tell your instructor)"
-    if info.signal == signal.SIGXFSZ:
-        return "OUTPUT_LIMIT", "your code printed or wrote more than the output limit"
-    if info.signal == signal.SIGXCPU:
-        return "TIMEOUT", "your code used more CPU time than its limit"
-    if info.signal is not None:
-        return "CRASHED", f"the worker running your code was killed by signal {info.signal}"
-    if info.exit == 0:
-        return "CRASHED", "your code exited the worker (os._exit or similar) before answering"
-    return "CRASHED", f"the worker running your code exited with status {info.exit}"
-
-
 class Zygote:
     """One warm fork server. Workers are forked from it in milliseconds, with torch imported."""
 
@@ -73,8 +62,8 @@ class Zygote:
         self.ctl: socket.socket | None = None
         # A spawn asked for ahead of need (spawn_ahead): its spec, our end of its socket, and,
         # once the zygote's answer has been read, the worker itself.
-        self._ahead: tuple[dict, socket.socket] | None = None
-        self._ready: tuple[dict, Worker] | None = None
+        self._ahead: tuple[WorkerSpec, socket.socket] | None = None
+        self._ready: tuple[WorkerSpec, Worker] | None = None
         self.start()
 
     def start(self) -> None:
@@ -94,29 +83,32 @@ class Zygote:
         except (OSError, ValueError) as exc:
             err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.poll() is not None else ""
             raise RuntimeError(f"the sandbox zygote failed to start: {exc}\n{err}") from None
-        self.probes = ready["probes"]
-        self.capabilities = Capabilities(**ready["isolation"])
+        self.probes = ready.probes
+        self.capabilities = Capabilities(**ready.isolation)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def _recv(self) -> dict:
+    def _send(self, message, fds=()) -> None:
+        socket.send_fds(self.ctl, [json.dumps(message.to_wire()).encode()], list(fds))
+
+    def _recv(self):
         data = self.ctl.recv(1 << 16)
         if not data:
             raise ConnectionError("the zygote closed its control socket")
-        return json.loads(data)
+        return protocol.control_from_wire(json.loads(data))
 
-    def _request(self, message: dict, fds=()) -> dict:
+    def _request(self, message, fds=()):
         if not self.alive():
             self._drop_ahead()
             self.close()
             self.start()  # a worker may have killed its parent; the next student gets a new one
         self._collect_ahead()  # answers come in the order asked
         self.ctl.settimeout(30)
-        socket.send_fds(self.ctl, [json.dumps(message).encode()], list(fds))
+        self._send(message, fds)
         return self._recv()
 
-    def spawn(self, spec: dict) -> "Worker":
+    def spawn(self, spec: WorkerSpec) -> "Worker":
         self._collect_ahead()
         if self._ready is not None and self._ready[0] is spec:
             _, worker = self._ready
@@ -124,21 +116,21 @@ class Zygote:
             return worker
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            reply = self._request({"cmd": "spawn", "spec": spec}, [theirs.fileno()])
+            reply = self._request(Spawn(spec), [theirs.fileno()])
         finally:
             theirs.close()
         return self._worker(reply, ours)
 
-    def spawn_ahead(self, spec: dict) -> None:
+    def spawn_ahead(self, spec: WorkerSpec) -> None:
         """Ask for a worker for `spec` now, without waiting: the zygote forks it and builds its
-        sandbox while the caller goes on, and `spawn(spec)` (the same dict) takes it at once. The
-        worker is generic until it is sent a notebook. One at a time; a later one replaces it."""
+        sandbox while the caller goes on, and `spawn(spec)` (the same object) takes it at once.
+        The worker is generic until it is sent a notebook. One at a time; a later one replaces it."""
         self.cancel_ahead()
         if not self.alive():
             return
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            socket.send_fds(self.ctl, [json.dumps({"cmd": "spawn", "spec": spec}).encode()], [theirs.fileno()])
+            self._send(Spawn(spec), [theirs.fileno()])
         except OSError:
             ours.close()
             return
@@ -171,27 +163,32 @@ class Zygote:
             self._ahead = None
         self._ready = None  # its zygote is gone; so is the worker
 
-    def _worker(self, reply: dict, ours: socket.socket) -> "Worker":
-        if not reply.get("pid"):
+    def _worker(self, reply, ours: socket.socket) -> "Worker":
+        if not isinstance(reply, Spawned):
             ours.close()
-            self.reap(reply["keeper"])
+            raise RuntimeError(f"the zygote answered a spawn with {reply.kind}")
+        if not reply.pid:
+            ours.close()
+            self.reap(reply.keeper)
             raise RuntimeError("the sandbox refused to start a worker (a layer the probe found failed)")
-        return Worker(self, reply["pid"], reply["keeper"], ours)
+        return Worker(self, reply.pid, reply.keeper, ours)
 
     def reap(self, keeper: int) -> ExitInfo:
         try:
-            reply = self._request({"cmd": "reap", "pid": keeper})
+            reply = self._request(Reap(keeper))
         except (OSError, ValueError):
             return ExitInfo(None, None)
-        if reply["signal"] is not None:  # the keeper itself was killed
-            return ExitInfo(None, reply["signal"])
-        return ExitInfo(*decode_keeper_exit(reply["exit"]))
+        if not isinstance(reply, Reaped):
+            return ExitInfo(None, None)
+        if reply.signal is not None:  # the keeper itself was killed
+            return ExitInfo(None, reply.signal)
+        return ExitInfo(*protocol.decode_keeper_exit(reply.exit))
 
     def release(self, keeper: int) -> None:
         """Let the zygote reap this keeper in its own time (no answer to wait for)."""
         try:
             if self.alive():
-                socket.send_fds(self.ctl, [json.dumps({"cmd": "release", "pid": keeper}).encode()], [])
+                self._send(Release(keeper))
         except OSError:
             pass
 
@@ -220,25 +217,29 @@ class Worker:
         self.zygote, self.pid, self.keeper, self.sock = zygote, pid, keeper, sock
         self.exit: ExitInfo | None = None
 
-    def request(self, message, timeout_s: float):
-        """Send a message and return the decoded answer (plain data and tensors)."""
+    def load(self, cells: list[dict], cell_timeout_s: float, timeout_s: float) -> Loaded:
+        """Send the notebook's cells; the worker's account of loading them."""
+        return self._exchange(Load(cells, cell_timeout_s), timeout_s, Loaded.from_wire)
+
+    def call(self, probe: str, args: dict, timeout_s: float) -> Answer | Raised:
+        """Run one probe; its answer (plain data and tensors) or what it raised."""
+        return self._exchange(Call(probe, args), timeout_s, protocol.reply_from_wire)
+
+    def _exchange(self, message, timeout_s: float, parse):
         deadline = time.monotonic() + timeout_s
         try:
             self.sock.settimeout(timeout_s)
-            wire.send(self.sock, message)
-            return self._recv_until(deadline)
+            wire.send(self.sock, message.to_wire())
+            return parse(wire.decode(wire.recv_frame(self.sock, deadline=deadline)))
         except (socket.timeout, TimeoutError):
             self.kill()
             raise WorkerTimeout(f"no answer within {timeout_s:g} s") from None
         except (EOFError, ConnectionError, BrokenPipeError):
             self.kill()
-            raise WorkerGone(*describe_exit(self.exit)) from None
-        except wire.WireError as exc:
+            raise WorkerGone(self.exit) from None
+        except (wire.WireError, ProtocolError) as exc:
             self.kill()
-            raise WorkerGone("CRASHED", f"the worker sent a malformed answer: {exc}") from None
-
-    def _recv_until(self, deadline: float):
-        return wire.decode(wire.recv_frame(self.sock, deadline=deadline))
+            raise WorkerGone(None, f"{exc}"[:300]) from None
 
     def kill(self, wait: bool = True) -> None:
         """Kill the worker and everything it started, then reap its keeper for the exit status

@@ -5,10 +5,12 @@ import os
 import resource
 import signal
 
+from autograder.sandbox.protocol import WorkerSpec
 
-def apply(spec: dict) -> None:
+
+def apply(spec: WorkerSpec) -> None:
     """Lock the current (forked, not yet student-tainted) process down as `spec` says."""
-    scratch = spec["scratch"]
+    scratch = spec.scratch
     os.chdir(scratch)
 
     # Output goes to a capped file: past the cap the kernel sends SIGXFSZ and the worker dies,
@@ -23,8 +25,8 @@ def apply(spec: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
 
     _limit(resource.RLIMIT_CORE, 0)
-    _limit(resource.RLIMIT_FSIZE, spec["max_output_bytes"])
-    _limit(resource.RLIMIT_CPU, spec["cpu_s"])
+    _limit(resource.RLIMIT_FSIZE, spec.max_output_bytes)
+    _limit(resource.RLIMIT_CPU, spec.cpu_s)
 
 
 def _limit(which: int, value: int) -> None:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import jinja2
 
+from autograder.coordinator import late
 from autograder.results import Status, SubmissionResult, TestOutcome
 
-PLACEHOLDER = "grading"  # the one test a result carries when grading never reached the tests
 TEMPLATES = Path(__file__).parent / "templates"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                           trim_blocks=True, lstrip_blocks=True)
@@ -45,31 +45,12 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 # -- per student -------------------------------------------------------------------------------
 
-def fill_missing_tests(result: SubmissionResult, template: SubmissionResult) -> SubmissionResult:
-    """A submission that never reached the tests still lists every hidden test, at 0 points.
-
-    A result may carry one placeholder test named "grading" whose status says why (CRASHED,
-    GRADER_ERROR); without one, a submission that could not be read is a LOAD_ERROR.
-    """
-    placeholder = [t for t in result.tests if t.name == PLACEHOLDER]
-    if not placeholder and (result.tests or result.load_error is None):
-        return result
-    status = placeholder[0].status if placeholder else Status.LOAD_ERROR
-    reason = result.load_error or "not run"
-    result.tests = [TestOutcome(name=t.name, family=t.family, score=0.0, max_score=t.max_score, status=status,
-                                output=f"not run: {reason}", description=t.description, visibility=t.visibility)
-                    for t in template.tests]
-    return result
-
-
 def write_student(out: Path, result: SubmissionResult, policy=None) -> None:
     atomic_write_text(out / "reports" / f"{result.student_id}.json", json.dumps(result.to_dict(), indent=1))
     atomic_write_text(out / "feedback" / f"{result.student_id}.html", render_feedback(result, policy))
 
 
 def render_feedback(result: SubmissionResult, policy=None) -> str:
-    from autograder import late
-
     families: dict[str, list[TestOutcome]] = {}
     for t in result.tests:
         families.setdefault(t.family, []).append(t)

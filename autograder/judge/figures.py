@@ -42,8 +42,9 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 
 from autograder.config import CourseError
-from autograder.judge.client import ProbeFailure
+from autograder.judge import verdict
 from autograder.judge.expect import Feedback, expect_shape
+from autograder.judge.verdict import ProbeFailure
 
 FILE = "figures.py"
 KINDS = ("heatmap",)
@@ -51,10 +52,7 @@ _REQUIRED = {"title": str, "probe": str, "key": str, "kind": str}
 _OPTIONAL = {"args": dict, "index": list, "xlabel": str, "ylabel": str, "caption": str, "what": str,
              "cmap": str, "vmin": (int, float), "vmax": (int, float), "symmetric": bool}
 _NOTE_CHARS = 600
-# After one of these, the student's worker is not asked for more pictures: each would cost a
-# probe timeout or a fresh worker, and the tests above already say what went wrong.
 _SCALES_KEPT = 16  # colour bars kept per picture, one per scale
-_GIVE_UP = ("TIMEOUT", "CRASHED", "MEMORY", "OUTPUT_LIMIT", "FORBIDDEN")
 
 
 class FigureError(CourseError):
@@ -133,7 +131,7 @@ def render(entries: list[dict], submission, reference) -> list[dict]:
                 got, note = student_value(entry, _Memo(submission, asked), full_shape)
             except ProbeFailure as exc:
                 note = _failure_note(exc)
-                if exc.status in _GIVE_UP:
+                if exc.status in verdict.GIVE_UP:  # more would cost timeouts or fresh workers
                     gave_up = "No picture of yours: your code did not answer for an earlier picture."
             except Exception as exc:  # noqa: BLE001 - a grader bug must not cost the student their grade
                 note = f"No picture of yours: it could not be read ({type(exc).__name__})."

@@ -1,8 +1,8 @@
 """Execute a submission's code cells in a fresh namespace (this runs inside the sandboxed worker).
 
-Cells arrive over the wire from the trusted side, already stripped of outputs and of the
-cells the assignment tags as not for grading. A cell that raises is recorded and loading goes
-on, so one broken cell costs only what depends on it. A cell that runs past its time limit is
+Cells arrive over the wire from the trusted side, already chosen by the rule of
+autograder/cells.py (which also turns IPython syntax into Python here). A cell that raises is
+recorded and loading goes on, so one broken cell costs only what depends on it. A cell that runs past its time limit is
 interrupted by a timer; the trusted side still enforces the total load time by killing us.
 """
 from __future__ import annotations
@@ -13,6 +13,9 @@ import sys
 import traceback
 import types
 
+from autograder.cells import to_python
+from autograder.results import LoadIssue
+
 
 class CellTimeout(BaseException):
     """Raised by the timer inside a cell that ran past its limit (BaseException: not caught by
@@ -22,16 +25,10 @@ class CellTimeout(BaseException):
 class _NoIPython:
     """Stands in for get_ipython(): magics and shell escapes become no-ops instead of errors."""
 
-    def __init__(self, namespace: dict):
-        self._ns = namespace
-
     def run_line_magic(self, name, line, *args, **kwargs):
         return None
 
     def run_cell_magic(self, name, line, cell, *args, **kwargs):
-        # Timing and capture magics wrap real code the rest of the notebook may depend on.
-        if name in ("time", "capture", "timeit"):
-            exec(compile(cell, "<cell magic>", "exec"), self._ns)
         return None
 
     def system(self, *args, **kwargs):
@@ -42,13 +39,6 @@ class _NoIPython:
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: None
-
-
-def to_python(source: str) -> str:
-    """IPython syntax (%magic, !shell, cell?) rewritten into plain Python calls."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell(source)
 
 
 def cell_label(filename: str) -> str | None:
@@ -71,10 +61,10 @@ def describe(exc: BaseException, limit: int = 600) -> dict:
 
 
 def load_cells(cells: list[dict], cell_timeout_s: float, module_name: str = "submission"):
-    """Run each cell; return (module, issues). issues are plain dicts for the wire."""
+    """Run each cell; return (module, [LoadIssue])."""
     module = types.ModuleType(module_name)
     module.__dict__["get_ipython"] = lambda: shell
-    shell = _NoIPython(module.__dict__)
+    shell = _NoIPython()
     sys.modules[module_name] = module  # so classes defined in cells have an importable home
     issues = []
 
@@ -93,19 +83,17 @@ def load_cells(cells: list[dict], cell_timeout_s: float, module_name: str = "sub
         try:
             code = compile(to_python(cell["source"]), filename, "exec")
         except SyntaxError as exc:
-            issues.append({"cell": number, "status": "error",
-                           "message": f"SyntaxError: {exc.msg} (line {exc.lineno})"})
+            issues.append(LoadIssue(number, "error", f"SyntaxError: {exc.msg} (line {exc.lineno})"))
             continue
         signal.setitimer(signal.ITIMER_REAL, cell_timeout_s)
         try:
             exec(code, module.__dict__)
         except CellTimeout:
-            issues.append({"cell": number, "status": "timeout",
-                           "message": f"ran past the {cell_timeout_s:g} s limit for one cell; "
-                                      "move long training into a cell tagged 'training'"})
+            issues.append(LoadIssue(number, "timeout", f"ran past the {cell_timeout_s:g} s limit for one cell; "
+                                                        "move long training into a cell tagged 'training'"))
         except BaseException as exc:  # SystemExit and KeyboardInterrupt included
             d = describe(exc, limit=300)
-            issues.append({"cell": number, "status": "error", "message": f"{d['type']}: {d['message']}"})
+            issues.append(LoadIssue(number, "error", f"{d['type']}: {d['message']}"))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     return module, issues

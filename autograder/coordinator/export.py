@@ -9,10 +9,10 @@ import io
 import json
 from pathlib import Path
 
-from autograder import report
+from autograder.coordinator import report
 from autograder.config import CourseConfig
 from autograder.results import Status, SubmissionResult
-from autograder.roster import load_roster
+from autograder.coordinator.roster import load_roster
 
 GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import jinja2
 
-from autograder import report
+from autograder.coordinator import report
 from autograder.results import Status, SubmissionResult
 
 SUMMARY = "summary.html"

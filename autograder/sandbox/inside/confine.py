@@ -1,169 +1,30 @@
-"""Operating-system isolation for one worker: namespaces, cgroups, a private filesystem view,
-an unprivileged identity. Probed once in the zygote; applied in every forked worker.
-
-Levels, each including the ones before it:
-  0 process       a separate process with rlimits (CPU, file size, address space), killed by group
-  1 unprivileged  runs as an unprivileged uid with no_new_privs
-  2 namespaced    its own PID, network, mount and IPC namespaces: no network, no view of other
-                  processes, the course's secrets hidden, everything read-only but its scratch
-  3 contained     its own memory and pids cgroups: a memory cap the kernel enforces on the whole
-                  process tree, and a fork storm stopped at a fixed number of processes
+"""Confinement, in the keeper: cgroups, namespaces, a private filesystem view, an unprivileged
+identity, then the worker forked into all of it.
 
 A worker is started through a *keeper*: the zygote forks the keeper, which joins fresh cgroups,
 unshares the namespaces and forks the worker as PID 1 of the new PID namespace. Killing the
 worker therefore kills everything it started. The keeper waits, notes an OOM kill, removes the
-cgroups and exits with an encoded status the trusted side decodes (see decode_keeper_exit).
+cgroups and exits with an encoded status the trusted side decodes (sandbox/protocol.py).
 """
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
-import pwd
 import resource
 import signal
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-LEVELS = ("process", "unprivileged", "namespaced", "contained")
+from autograder.sandbox.capabilities import (MS_BIND, MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_RDONLY,
+                                             MS_REC, MS_REMOUNT, NAMESPACES, Capabilities, mount, prctl, unshare)
+from autograder.sandbox.protocol import EXIT_MEMORY, EXIT_SANDBOX, WorkerSpec
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_NO_NEW_PRIVS = 38
-NAMESPACES = CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
-
 # What a worker sees at the top of the filesystem: the operating system, nothing else. Every other
 # entry of "/" (homes, /work, /srv, /opt, a CI checkout under /check, a mounted volume) becomes an
 # empty read-only folder, whatever the machine names it: an allowlist, because a list of places
 # to hide misses the course wherever nobody thought to look. What the interpreter needs inside
-# them is bound back read-only (`expose`, see sandbox/zygote.py).
+# them is bound back read-only (`expose`, see inside/zygote.py).
 SYSTEM_TOP = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "sys", "dev"})
-
-# Keeper exit codes beyond a plain exit status (0..127) and a signal (128 + signal).
-EXIT_MEMORY = 200
-EXIT_SANDBOX = 201   # a layer the probe promised could not be applied: fail closed
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    level: int
-    root: bool
-    namespaces: bool
-    cgroups: bool
-    memory_cgroup: str      # parent folders for our per-worker cgroups ("" when unavailable)
-    pids_cgroup: str
-    uid: int
-    gid: int
-    notes: str = ""
-
-    @property
-    def name(self) -> str:
-        return LEVELS[self.level]
-
-    def describe(self) -> str:
-        layers = ["separate process", "rlimits"]
-        if self.level >= 1:
-            layers.append(f"uid {self.uid} with no_new_privs")
-        if self.level >= 2:
-            layers.append("pid+net+mount+ipc namespaces, secrets hidden, read-only but scratch")
-        if self.level >= 3:
-            layers.append("memory and pids cgroups")
-        return f"level {self.level}/{len(LEVELS) - 1} ({self.name}): " + ", ".join(layers) + \
-            (f" [{self.notes}]" if self.notes else "")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
-
-
-def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), "unshare")
-
-
-def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = lambda s: None if s is None else s.encode()  # noqa: E731
-    _check(_libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
-           f"mount {target}")
-
-
-# -- probing ---------------------------------------------------------------------------------
-
-def _own_cgroup(controller: str) -> Path | None:
-    """The folder of the cgroup (v1) this process is in, for `controller`, if writable."""
-    try:
-        for line in Path("/proc/self/cgroup").read_text().splitlines():
-            _, controllers, path = line.split(":", 2)
-            if controller in controllers.split(","):
-                folder = Path(f"/sys/fs/cgroup/{controller}") / path.lstrip("/")
-                return folder if folder.is_dir() and os.access(folder, os.W_OK) else None
-    except OSError:
-        return None
-    return None
-
-
-def _try_in_child(fn) -> bool:
-    pid = os.fork()
-    if pid == 0:
-        try:
-            fn()
-            os._exit(0)
-        except BaseException:
-            os._exit(1)
-    _, status = os.waitpid(pid, 0)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-
-
-def probe(worker_user: str = "nobody") -> Capabilities:
-    """Find out which layers this machine supports. Runs in the zygote, before any worker."""
-    notes = []
-    root = os.geteuid() == 0
-    try:
-        entry = pwd.getpwnam(worker_user)
-        uid, gid = entry.pw_uid, entry.pw_gid
-    except KeyError:
-        uid = gid = 65534
-    namespaces = root and _try_in_child(lambda: (unshare(NAMESPACES), mount(None, "/", None, MS_REC | MS_PRIVATE)))
-    if root and not namespaces:
-        notes.append("unshare refused: no namespaces")
-    memory, pids = _own_cgroup("memory"), _own_cgroup("pids")
-    cgroups = False
-    if root and memory and pids:
-        for parent in (memory / "autograder", pids / "autograder"):  # left by a killed keeper
-            for stale in (parent.glob("w*") if parent.is_dir() else []):
-                try:
-                    if not (stale / "cgroup.procs").read_text().strip():
-                        stale.rmdir()
-                except OSError:
-                    pass
-        test = memory / f"autograder-probe-{os.getpid()}"
-        try:
-            test.mkdir()
-            test.rmdir()
-            cgroups = True
-        except OSError as exc:
-            notes.append(f"cgroups not writable ({exc.strerror})")
-    elif root:
-        notes.append("no writable memory and pids cgroups (v1)")
-    if not root:
-        notes.append("not root: cannot drop to another uid, unshare or use cgroups")
-    level = 0
-    if root:
-        level = 1
-        if namespaces:
-            level = 2
-            if cgroups:
-                level = 3
-    return Capabilities(level, root, namespaces, cgroups,
-                        str(memory / "autograder") if cgroups else "", str(pids / "autograder") if cgroups else "",
-                        uid, gid, "; ".join(notes))
 
 
 # -- cgroups -----------------------------------------------------------------------------------
@@ -290,7 +151,7 @@ def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
 
 
 def limit_address_space(extra_bytes: int) -> None:
@@ -304,7 +165,7 @@ def limit_address_space(extra_bytes: int) -> None:
 
 # -- the keeper ------------------------------------------------------------------------------
 
-def launch(caps: Capabilities, spec: dict, report_fd: int, serve) -> None:
+def launch(caps: Capabilities, spec: WorkerSpec, report_fd: int, serve) -> None:
     """In the keeper (a fresh child of the zygote): build the worker's sandbox, fork the worker
     into it, tell the zygote its pid through report_fd, wait, and exit with an encoded status.
     `serve(scratch)` runs in the worker; it never returns."""
@@ -312,7 +173,7 @@ def launch(caps: Capabilities, spec: dict, report_fd: int, serve) -> None:
     cgroups = None
     try:
         if caps.cgroups:
-            cgroups = Cgroups(caps, f"w{os.getpid()}", spec["memory_bytes"], spec["max_pids"])
+            cgroups = Cgroups(caps, f"w{os.getpid()}", spec.memory_bytes, spec.max_pids)
             cgroups.join()
         if caps.namespaces:
             unshare(NAMESPACES)
@@ -324,15 +185,15 @@ def launch(caps: Capabilities, spec: dict, report_fd: int, serve) -> None:
         os.close(report_fd)
         try:
             os.setsid()
-            scratch = spec["scratch"]
+            scratch = spec.scratch
             if caps.namespaces:
-                scratch = private_filesystem(spec["hide"], spec["expose"], spec["scratch_bytes"],
+                scratch = private_filesystem(list(spec.hide), list(spec.expose), spec.scratch_bytes,
                                              caps.uid, caps.gid)
             if caps.root:
                 if not caps.namespaces:
                     os.chown(scratch, caps.uid, caps.gid)
                 drop_privileges(caps.uid, caps.gid)
-            limit_address_space(spec["memory_bytes"])
+            limit_address_space(spec.memory_bytes)
         except BaseException:
             os._exit(EXIT_SANDBOX)
         if caps.namespaces:
@@ -375,16 +236,3 @@ def _init_then_serve(serve, scratch: str) -> None:
             os._exit(EXIT_SANDBOX)
         if done == pid:
             os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-
-
-def decode_keeper_exit(code: int | None) -> tuple[int | None, int | None, bool, bool]:
-    """(exit status, signal, memory exceeded, sandbox failed) from a keeper's exit code."""
-    if code is None:
-        return None, None, False, False
-    if code == EXIT_MEMORY:
-        return None, signal.SIGKILL, True, False
-    if code == EXIT_SANDBOX:
-        return None, None, False, True
-    if code > 128:
-        return None, code - 128, False, False
-    return code, None, False, False

@@ -1,0 +1,10 @@
+"""The coordinator: one process per course run, and the only writer of grades/ and the gradebook.
+
+It finds the submissions (discover), decides what needs grading (the incremental cache in
+grade), sends them to lanes (pool: a local pool, or cluster: Dask) and writes what comes back:
+reports, scores.csv and feedback (report), the class dashboard (dashboard), nbgrader's
+gradebook (gradebook), the late policy (late), exports (export), and LMS imports (collect).
+
+It never runs student code and never imports the sandbox's inside; it reaches lanes only
+through judge.tasks (import-linter, .importlinter).
+"""

@@ -1,0 +1,94 @@
+"""Where grading runs, seen from the coordinator: batches of submissions sent to lane processes
+through a concurrent.futures executor, and what a lane's death means for its batch.
+
+The executor is the embedded local pool below, or a Dask cluster (coordinator/cluster.py); its
+workers run the tasks of judge/tasks.py, each with a warm judge.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable
+
+from autograder.config import CourseConfig, CourseError
+from autograder.judge import tasks, verdict
+from autograder.results import Submission, SubmissionResult
+
+
+def local_pool(root: str, assignment_id: str, lanes: int) -> cf.ProcessPoolExecutor:
+    """The embedded default: one lane per process, `lanes` processes on this machine.
+
+    Lanes come from a fork server that imported torch, pytest and the judge once: a lane must
+    not inherit the coordinator's state or threads, and should not pay for imports again."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["autograder.judge.lane"])
+    pool = cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=tasks.warm,
+                                  initargs=(root, assignment_id))
+    # The pool starts a process per submitted task while none is idle: start every lane now, so
+    # that all build their judges while the reference is checked, not after.
+    for _ in range(lanes):
+        pool.submit(int)
+    return pool
+
+
+def batches(items: list[Submission], size: int) -> list[list[Submission]]:
+    return [items[i:i + size] for i in range(0, len(items), max(1, size))]
+
+
+def is_lost_lane(exc: BaseException) -> bool:
+    """Did the lane itself die (rather than the grading raise)? Such batches are retried."""
+    if isinstance(exc, BrokenProcessPool):
+        return True
+    return type(exc).__name__ in ("KilledWorker", "CommClosedError")  # distributed's, by name
+
+
+def run_lanes(cfg: CourseConfig, assignment_id: str, todo: list[Submission], reference_frame: bytes,
+              new_executor: Callable[[], cf.Executor], on_result: Callable[[SubmissionResult], None],
+              batch_size: int = 1, executor: cf.Executor | None = None) -> None:
+    """Grade `todo` in batches, calling on_result(SubmissionResult) as each finishes, whatever happens.
+
+    A batch whose lane died (a local lane process, or a Dask worker) is retried, one submission
+    per batch so the culprit is isolated; a submission that was in flight when a lane died twice
+    is CRASHED instead of being retried forever. A local pool broken by a dead lane is replaced.
+    """
+    attempts = {s.student_id: 0 for s in todo}
+    work = batches(todo, batch_size)
+    given = executor  # the caller shuts this one down; a pool made here to replace a broken one is ours
+    try:
+        while work:
+            executor = executor or new_executor()
+            futures = {executor.submit(tasks.grade_batch, str(cfg.root), assignment_id, reference_frame, batch): batch
+                       for batch in work}
+            retry: list[Submission] = []
+            for future in cf.as_completed(futures):
+                _settle(future, futures[future], attempts, retry, on_result)
+            work = batches(retry, 1)
+            if retry and isinstance(executor, cf.ProcessPoolExecutor):
+                executor.shutdown(cancel_futures=True)
+                executor = None
+    finally:
+        if executor is not None and executor is not given:
+            executor.shutdown(cancel_futures=True)
+
+
+def _settle(future: cf.Future, batch: list[Submission], attempts: dict, retry: list, on_result) -> None:
+    """One finished batch: its results, or what its lane's death or a grader bug means for each
+    of its submissions (those to retry go to `retry`)."""
+    try:
+        for text in future.result():
+            on_result(SubmissionResult.from_dict(json.loads(text)))
+    except CourseError:
+        raise  # the cluster is gone or cannot grade (cluster.py): end the run, reports so far kept
+    except Exception as exc:  # a lane that died, or a grader bug: never the whole run
+        for s in batch:
+            if not is_lost_lane(exc):
+                on_result(verdict.not_graded(s, verdict.grader_failed(
+                    f"the grader failed on this submission: {type(exc).__name__}: {str(exc)[:300]}")))
+                continue
+            attempts[s.student_id] += 1
+            if attempts[s.student_id] < 2:
+                retry.append(s)
+            else:
+                on_result(verdict.not_graded(s, verdict.lane_lost()))

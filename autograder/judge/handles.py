@@ -1,0 +1,144 @@
+"""What a hidden test holds: a handle that runs probes in a sandboxed worker and returns plain data.
+
+`submission.probe(...)` and `reference.probe(...)` look the same to a test. The submission's
+worker is restarted after a death (the next test gets a fresh one) until the crash budget is
+spent; the reference's results are cached for the whole run. Every way a probe can end other
+than with an answer is a ProbeFailure carrying its verdict (judge/verdict.py).
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from autograder.judge import verdict
+from autograder.judge.verdict import ProbeFailure, StudentError, Verdict
+from autograder.sandbox.host.launcher import Worker, WorkerGone, WorkerTimeout, Zygote
+from autograder.sandbox.protocol import Raised, WorkerSpec
+
+
+class SandboxedCode:
+    """One notebook's code (its cells to run), loaded in a worker forked from the zygote on first use."""
+
+    def __init__(self, zygote: Zygote | None, cells: list[dict], spec: WorkerSpec | None, settings,
+                 budget_s: float | None = -1.0):
+        self.zygote, self.cells, self.spec, self.settings = zygote, cells, spec, settings
+        self.worker: Worker | None = None
+        self.deaths = 0        # crashes, for the crash budget
+        self.timeouts = 0
+        self.created = time.monotonic()
+        # All of this submission's grading time; the reference's handle has none.
+        self.budget_s = settings.submission_timeout_s if budget_s == -1.0 else budget_s
+        self.load_issues: list | None = None  # from the first load
+        self.last_death: Verdict | None = None
+        self.fatal: Verdict | None = None  # a load that failed: every test gets this
+        self.compute_s = 0.0  # seconds the probes computed inside the warm worker (benchmark only)
+
+    @classmethod
+    def unreadable(cls, settings, message: str) -> "SandboxedCode":
+        """A notebook that could not be read: no worker, every probe ends LOAD_ERROR."""
+        code = cls(None, [], None, settings)
+        code.fatal = verdict.not_run(verdict.unreadable(message))
+        return code
+
+    # -- worker lifecycle ---------------------------------------------------------------------
+    def _ensure_worker(self) -> Worker:
+        if self.worker is not None:
+            return self.worker
+        if self.fatal is not None:
+            raise ProbeFailure(self.fatal)
+        if self.budget_s is not None and time.monotonic() - self.created > self.budget_s:
+            raise ProbeFailure(verdict.submission_budget(self.settings.submission_timeout_s))
+        if self.deaths >= self.settings.max_worker_deaths:
+            raise ProbeFailure(verdict.crash_budget(self.deaths, self.last_death))
+        try:
+            worker = self.zygote.spawn(self.spec)
+        except RuntimeError as exc:
+            self._died(verdict.sandbox_refused(str(exc)[:200]))
+        try:
+            loaded = worker.load(self.cells, self.settings.cell_timeout_s, timeout_s=self.settings.load_timeout_s)
+        except WorkerTimeout:
+            # Loading is deterministic: a notebook that cannot load once never will; fail fast.
+            self.fatal = verdict.load_timeout(self.settings.load_timeout_s)
+            self._died(self.fatal)
+        except WorkerGone as exc:
+            self.fatal = verdict.while_loading(verdict.worker_gone(exc.exit, exc.garbage))
+            self._died(self.fatal)
+        if self.load_issues is None:
+            self.load_issues = loaded.issues
+        self.worker = worker
+        return worker
+
+    def _died(self, v: Verdict):
+        self.worker = None
+        # Timeouts do not spend the crash budget: a hanging attention function must not cost the
+        # tests that never call it (they are cheap to run); they shorten the next limits instead.
+        if v.status.value == "TIMEOUT":
+            self.timeouts += 1
+        else:
+            self.deaths += 1
+        self.last_death = v
+        raise ProbeFailure(v)
+
+    def load(self) -> None:
+        """Load now (not lazily), so load issues are known even if no test asks for a probe."""
+        try:
+            self._ensure_worker()
+        except ProbeFailure:
+            pass
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.kill(wait=False)
+            self.worker = None
+
+    # -- probes -------------------------------------------------------------------------------
+    def probe(self, name: str, **args):
+        """Run probe `name` with `args` in the worker; return its result as plain data."""
+        return self._call(name, args)[0]
+
+    def _call(self, name: str, args: dict):
+        worker = self._ensure_worker()
+        limit = self.settings.probe_timeout_s
+        if self.timeouts:  # this code has hung before: later probes get a shorter leash
+            limit = min(limit, self.settings.probe_timeout_after_timeout_s)
+        started = time.perf_counter()
+        try:
+            reply = worker.call(name, args, timeout_s=limit)
+        except WorkerTimeout:
+            self._died(verdict.probe_timeout(limit))
+        except WorkerGone as exc:
+            self._died(verdict.worker_gone(exc.exit, exc.garbage))
+        elapsed = time.perf_counter() - started
+        if isinstance(reply, Raised):
+            raise StudentError(reply.error)
+        if 0 <= reply.seconds <= elapsed:
+            self.compute_s += reply.seconds  # for the benchmark's overhead figure only; never graded
+        return reply.value, elapsed
+
+    def timed(self, name: str, **args) -> float:
+        """Wall-clock seconds of one probe call, measured here, outside the worker's reach."""
+        return self._call(name, args)[1]
+
+
+class Reference(SandboxedCode):
+    """The reference solution, in the same kind of worker; results cached per run."""
+
+    def __init__(self, zygote: Zygote, cells: list[dict], spec: WorkerSpec, settings):
+        super().__init__(zygote, cells, spec, settings, budget_s=None)  # it serves every submission of the run
+        self.cache: dict[str, object] = {}
+
+    @staticmethod
+    def key(name: str, args: dict) -> str | None:
+        try:
+            return json.dumps([name, args], sort_keys=True)
+        except TypeError:
+            return None  # tensor arguments: not cacheable
+
+    def probe(self, name: str, **args):
+        key = self.key(name, args)
+        if key is not None and key in self.cache:
+            return self.cache[key]
+        value = super().probe(name, **args)
+        if key is not None:
+            self.cache[key] = value
+        return value

@@ -1,0 +1,30 @@
+"""`python -m bench`: the benchmark's command line (make bench)."""
+import argparse
+import sys
+
+from autograder.config import CourseError, load
+from bench.run import main, memory_scaling
+
+
+def cli(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--course", default=None, help="course root (default: this repository)")
+    parser.add_argument("--n", type=int, default=60, help="submissions in the class (default 60)")
+    parser.add_argument("--no-nbgrader", action="store_true", help="measure ours only")
+    parser.add_argument("--scaling", action="store_true", help="only peak memory and time at 50 and at 500")
+    parser.add_argument("--no-scaling", action="store_true", help="leave out the 50 and 500 runs")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load(args.course)
+        if args.scaling:
+            memory_scaling(cfg)
+        else:
+            main(cfg, n=args.n, nbgrader=not args.no_nbgrader, scaling=not args.no_scaling)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
