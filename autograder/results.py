@@ -79,6 +79,8 @@ class SubmissionResult:
     submitted_at: str = ""              # ISO time, from timestamp.txt or the file's mtime
     late_by_s: float = 0.0
     penalty: float = 0.0                # points taken off by the late policy
+    # Source that reaches into the grader (judge/source.py): {"kind", "what", "cell", "label", "line", "code"}.
+    flags: list[dict] = field(default_factory=list)
 
     @property
     def raw_score(self) -> float:
@@ -117,6 +119,7 @@ class SubmissionResult:
             "timings": self.timings,
             "fingerprint": self.fingerprint,
             "figures": self.figures,
+            "flags": self.flags,
             "pytest_json_report": self.pytest_report,
         }
 
@@ -130,7 +133,7 @@ class SubmissionResult:
                    timings=d.get("timings", {}), pytest_report=d.get("pytest_json_report"),
                    fingerprint=d.get("fingerprint", ""), submitted_at=d.get("submitted_at", ""),
                    late_by_s=d.get("late_by_s", 0.0), penalty=d.get("penalty", 0.0),
-                   figures=_figures(d.get("figures")))
+                   figures=_figures(d.get("figures")), flags=list(d.get("flags") or []))
 
 
 FIGURE_KEYS = ("title", "png_b64", "note", "caption", "alt")

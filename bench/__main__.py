@@ -13,13 +13,20 @@ def cli(argv=None) -> int:
     parser.add_argument("--no-nbgrader", action="store_true", help="measure ours only")
     parser.add_argument("--scaling", action="store_true", help="only peak memory and time at 50 and at 500")
     parser.add_argument("--no-scaling", action="store_true", help="leave out the 50 and 500 runs")
+    parser.add_argument("--no-fidelity", action="store_true", help="leave out the speed-test fidelity runs")
+    parser.add_argument("--fidelity", action="store_true", help="only the speed-test fidelity runs")
     args = parser.parse_args(argv)
     try:
         cfg = load(args.course)
         if args.scaling:
             memory_scaling(cfg)
+        elif args.fidelity:
+            from bench.fidelity import measure
+
+            measure(cfg)
         else:
-            main(cfg, n=args.n, nbgrader=not args.no_nbgrader, scaling=not args.no_scaling)
+            main(cfg, n=args.n, nbgrader=not args.no_nbgrader, scaling=not args.no_scaling,
+                 fidelity=not args.no_fidelity)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

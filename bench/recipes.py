@@ -39,3 +39,16 @@ def apply(name: str, source: str) -> str | None:
     """`source` with recipe `name` applied, or None when the recipe's line is not in it."""
     _, find, replace = RECIPES[name]
     return source.replace(find, replace) if find in source else None
+
+
+# A multi-head attention doing k times the reference's work: the same forward pass again on other
+# data (rolled inputs), k - 1 more times. The speed tests must measure it at about k (bench/fidelity.py).
+K_TIMES_THE_WORK = """
+_mha_forward_once = MultiHeadAttention.forward
+def _k_forward(self, query, key, value, mask=None):
+    out = _mha_forward_once(self, query, key, value, mask)
+    for j in range(1, {k}):
+        _mha_forward_once(self, query.roll(j, 1), key.roll(j, 1), value.roll(j, 1), mask)
+    return out
+MultiHeadAttention.forward = _k_forward
+"""

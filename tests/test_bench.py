@@ -7,12 +7,13 @@ from tests.conftest import copy_course
 
 
 def test_targets_verdict_names_what_is_met_missed_and_not_measured():
-    """Is a ratio under 10x NOT met, an overhead under 0.25 s met, and a figure missing from the run
-    reported as not measured rather than met?"""
-    result = {"ratios": {"per_minute_ours_over_nbgrader": 9.5}, "ours": {"overhead_s": {"mean": 0.2}},
-              "scaling": {"large": {"wall_s": 310.0}, "pss_ratio": 1.1}}
+    """Is a ratio under 11x NOT met, an overhead under 0.25 s and a fidelity within 15% met, and a
+    figure missing from the run reported as not measured rather than met?"""
+    result = {"ratios": {"per_minute_ours_over_nbgrader": 10.5}, "ours": {"overhead_s": {"mean": 0.2}},
+              "scaling": {"large": {"wall_s": 310.0}, "pss_ratio": 1.1}, "fidelity": {"worst_error": 0.12}}
     verdicts = {row["target"]: row["met"] for row in bench.check_targets(result)}
     assert verdicts == {"throughput, ours / nbgrader autograde": False,
+                        "speed-test fidelity, worst |measured / k - 1|, k = 2..16": True,
                         "overhead beyond compute per submission, mean (s)": True,
                         "500 submissions, wall time (s)": False,
                         "peak PSS, 500 / 50 submissions": True,
@@ -25,7 +26,7 @@ def test_a_small_bench_run_measures_every_submission(tmp_path):
     course = copy_course(tmp_path / "course")
     cfg = load(course)
     out = tmp_path / "results.json"
-    result = bench.main(cfg, n=6, out=out, nbgrader=False, scaling=False)
+    result = bench.main(cfg, n=6, out=out, nbgrader=False, scaling=False, fidelity=False)
     ours = result["ours"]
     assert ours["n"] == 6 and len(ours["submissions"]) == 6
     for row in ours["submissions"]:

@@ -51,7 +51,7 @@ def render_summary(assignment_id: str, results: list[SubmissionResult], template
         headline=headline(results, most), max_score=most,
         histogram=_data_uri(score_histogram(scores, most)) if results else "",
         pass_chart=_data_uri(pass_rate_chart(rates)) if rates and results else "",
-        rates=rates, slowest=slowest(results), problems=problems(results),
+        rates=rates, slowest=slowest(results), problems=problems(results), flagged=flagged(results),
         problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS)
 
 
@@ -114,6 +114,21 @@ def problems(results: list[SubmissionResult]) -> list[dict]:
             detail.append(_short(f"{test_label(first.name)}: {first.output}"))
         rows.append({"student_id": r.student_id, "score": r.score, "what": "; ".join(what),
                      "detail": " | ".join(detail)})
+    return rows
+
+
+def flagged(results: list[SubmissionResult]) -> list[dict]:
+    """One row per flag (judge/source.py) and per structural rule broken, for the instructor."""
+    rows = []
+    for r in results:
+        for f in r.flags:
+            where = f"cell {f.get('cell')}" + (f" ({f.get('label')})" if f.get("label") else "") + f", line {f.get('line')}"
+            rows.append({"student_id": r.student_id, "where": where, "what": f.get("what", ""),
+                         "code": _short(f.get("code", ""), 160), "score": r.score})
+        rules = sorted({t.output for t in r.tests if t.status is Status.FORBIDDEN})
+        for text in rules:
+            rows.append({"student_id": r.student_id, "where": "", "what": "structural rule broken (FORBIDDEN)",
+                         "code": _short(text, 240), "score": r.score})
     return rows
 
 

@@ -154,6 +154,8 @@ def summary_table(results: list[SubmissionResult]) -> str:
             if t.status is not Status.PASSED:
                 counts[t.status.value] = counts.get(t.status.value, 0) + 1
         problems = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if r.flags:
+            problems += f"{', ' if problems else ''}{len(r.flags)} flag{'s' if len(r.flags) > 1 else ''} for review"
         if r.load_error:
             problems = _oneline(r.load_error, 60)
         pct = f"{100 * r.score / r.max_score:.0f}" if r.max_score else "0"

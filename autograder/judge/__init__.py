@@ -9,9 +9,9 @@ It never runs student code: only the sandbox's host side is imported here, never
 the coordinator or the service (import-linter, .importlinter).
 """
 from autograder.judge.expect import (Feedback, expect_close, expect_finite, expect_grads, expect_shape,
-                                     expect_speed, expect_tensor, fail)
+                                     expect_speed, expect_tensor, fail, note)
 from autograder.judge.plugin import points, visibility
-from autograder.judge.timing import compare_speed
+from autograder.judge.timing import compare_speed, time_forward_once
 
 __all__ = ["Feedback", "compare_speed", "expect_close", "expect_finite", "expect_grads", "expect_shape",
-           "expect_speed", "expect_tensor", "fail", "points", "visibility"]
+           "expect_speed", "expect_tensor", "fail", "note", "points", "time_forward_once", "visibility"]

@@ -91,12 +91,59 @@ def expect_grads(grads, what: str, names=None) -> None:
         fail(f"{what}: " + "; ".join(problems))
 
 
-def expect_speed(ratio: float, factor: float, what: str) -> None:
-    if not math.isfinite(ratio) or ratio > factor:
-        fail(f"{what} is {ratio:.1f}x slower than the reference (allowed: {factor:g}x); "
-             "look for Python loops over batch, heads or positions and use tensor ops instead")
+def expect_speed(result, factor: float, what: str) -> None:
+    """A speed test's verdict from judge/timing.SpeedResult: credited only for work the judge
+    verified, and within `factor` of the reference's time."""
+    if result.problem:
+        fail(f"{what}: the speed of the timed calls cannot be credited: {result.problem}")
+    if not math.isfinite(result.ratio) or result.ratio > factor:
+        fail(f"{what} is {result.describe()}; allowed: {factor:g}x. Look for Python loops over batch, heads "
+             "or positions and use tensor operations instead")
+    note(f"{what}: {result.describe()}; allowed: {factor:g}x")
 
 
 def _names(names: list[str], most: int = 6) -> str:
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def differences(got, want, path: str = "the answer", atol: float = 1e-3, rtol: float = 1e-2) -> str:
+    """"" when `got` is `want` within a loose tolerance (structure, tensors, numbers; text is not
+    compared), else where they first differ: a re-check of code flagged for tampering, not a grade."""
+    if isinstance(want, torch.Tensor):
+        if type(got) is not torch.Tensor or tuple(got.shape) != tuple(want.shape):
+            return path
+        if not want.is_floating_point():
+            return "" if torch.equal(got.to(want.dtype), want) else path
+        g, w = got.double(), want.double()
+        both_nan = torch.isnan(g) & torch.isnan(w)
+        close = (g - w).abs() <= atol + rtol * w.abs()
+        return "" if bool((close | both_nan).all()) else path
+    if isinstance(want, dict):
+        if not isinstance(got, dict):
+            return path
+        for key in want:
+            wrong = differences(got.get(key), want[key], f"{path}[{key!r}]", atol, rtol)
+            if wrong:
+                return wrong
+        return ""
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return path
+        return next((w for w in (differences(g, v, f"{path}[{i}]", atol, rtol)
+                                 for i, (g, v) in enumerate(zip(got, want))) if w), "")
+    if isinstance(want, float) and not isinstance(want, bool):
+        if not isinstance(got, (int, float)) or isinstance(got, bool):
+            return path
+        return "" if (math.isnan(want) and math.isnan(got)) or abs(got - want) <= atol + rtol * abs(want) else path
+    if want is None or isinstance(want, (bool, int)):
+        return "" if got == want and type(got) is type(want) else path
+    return ""  # text and markers: nothing to re-check
+
+
+def note(text: str) -> None:
+    """Say something about a test that passed (the measured speed ratio): shown with it."""
+    NOTES.append(text)
+
+
+NOTES: list[str] = []  # what the running test noted; the plugin empties it before each test

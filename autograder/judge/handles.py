@@ -4,6 +4,10 @@
 worker is restarted after a death (the next test gets a fresh one) until the crash budget is
 spent; the reference's results are cached for the whole run. Every way a probe can end other
 than with an answer is a ProbeFailure carrying its verdict (judge/verdict.py).
+
+Code whose source reaches into the grader (judge/source.py flags it) gets no point on its word:
+each of its answers must also be the reference's for the same call, or the test fails as
+unverified (`against`).
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import json
 import time
 
 from autograder.judge import verdict
+from autograder.judge.expect import differences
 from autograder.judge.verdict import ProbeFailure, StudentError, Verdict
 from autograder.sandbox.host.launcher import Worker, WorkerGone, WorkerTimeout, Zygote
 from autograder.sandbox.protocol import Raised, WorkerSpec
@@ -32,6 +37,9 @@ class SandboxedCode:
         self.last_death: Verdict | None = None
         self.fatal: Verdict | None = None  # a load that failed: every test gets this
         self.compute_s = 0.0  # seconds the probes computed inside the warm worker (benchmark only)
+        self.source = None    # what its source shows (judge/source.SourceFacts), set by the lane
+        self.against: Reference | None = None  # flagged code: every answer re-checked against this
+        self._twin: SandboxedCode | None = None  # a fresh worker of the same code, for re-checks
 
     @classmethod
     def unreadable(cls, settings, message: str) -> "SandboxedCode":
@@ -90,17 +98,50 @@ class SandboxedCode:
         if self.worker is not None:
             self.worker.kill(wait=False)
             self.worker = None
+        if self._twin is not None:
+            self._twin.close()
+            self._twin = None
 
     # -- probes -------------------------------------------------------------------------------
     def probe(self, name: str, **args):
         """Run probe `name` with `args` in the worker; return its result as plain data."""
-        return self._call(name, args)[0]
+        value = self._call(name, args)[0]
+        if self.against is not None:
+            wrong = differences(value, self.against.probe(name, **args))
+            if wrong:
+                raise ProbeFailure(verdict.unverified(self.unverifiable_reason(), wrong))
+        return value
+
+    def unverifiable_reason(self) -> str:
+        """Why this code's answers must be the reference's to count ("" when they need not be)."""
+        flags = self.source.flags if self.source is not None else []
+        if not flags:
+            return ""
+        more = f" and {len(flags) - 1} more place{'s' if len(flags) > 2 else ''}" if len(flags) > 1 else ""
+        return f"your notebook reaches into the grader ({flags[0].place.where()}: {flags[0].what}{more})"
+
+    def recheck(self, name: str, **args):
+        """The same probe in a fresh worker of the same code (nothing it did before carries over)."""
+        if self._twin is None:
+            self._twin = SandboxedCode(self.zygote, self.cells, self.spec, self.settings, budget_s=None)
+        try:
+            return self._twin.probe(name, **args)
+        except ProbeFailure:
+            return None
+
+    def timed_answer(self, name: str, **args):
+        """(seconds of one probe call, measured here outside the worker's reach, its answer). The
+        seconds are the CPU time of the worker's process tree where the sandbox has a cpuacct
+        cgroup (immune to load from other processes), else wall-clock time."""
+        value, wall, cpu = self._call(name, args)
+        return (wall if cpu is None else cpu), value
 
     def _call(self, name: str, args: dict):
         worker = self._ensure_worker()
         limit = self.settings.probe_timeout_s
         if self.timeouts:  # this code has hung before: later probes get a shorter leash
             limit = min(limit, self.settings.probe_timeout_after_timeout_s)
+        cpu_before = worker.cpu_seconds()
         started = time.perf_counter()
         try:
             reply = worker.call(name, args, timeout_s=limit)
@@ -109,15 +150,22 @@ class SandboxedCode:
         except WorkerGone as exc:
             self._died(verdict.worker_gone(exc.exit, exc.garbage))
         elapsed = time.perf_counter() - started
+        cpu_after = worker.cpu_seconds()
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
         if isinstance(reply, Raised):
             raise StudentError(reply.error)
         if 0 <= reply.seconds <= elapsed:
             self.compute_s += reply.seconds  # for the benchmark's overhead figure only; never graded
-        return reply.value, elapsed
+        return reply.value, elapsed, cpu
 
     def timed(self, name: str, **args) -> float:
-        """Wall-clock seconds of one probe call, measured here, outside the worker's reach."""
-        return self._call(name, args)[1]
+        """Seconds of one probe call, as timed_answer measures them."""
+        return self.timed_answer(name, **args)[0]
+
+    def wall_timed_answer(self, name: str, **args):
+        """(wall-clock seconds of one probe call, measured here, its answer): for a bound on wall time."""
+        value, wall, _ = self._call(name, args)
+        return wall, value
 
 
 class Reference(SandboxedCode):
@@ -126,6 +174,7 @@ class Reference(SandboxedCode):
     def __init__(self, zygote: Zygote, cells: list[dict], spec: WorkerSpec, settings):
         super().__init__(zygote, cells, spec, settings, budget_s=None)  # it serves every submission of the run
         self.cache: dict[str, object] = {}
+        self.calibration: dict = {}  # timed probe -> timing.Calibration, once per lane
 
     @staticmethod
     def key(name: str, args: dict) -> str | None:

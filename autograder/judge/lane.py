@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder import wire
 from autograder.assignment import Assignment
-from autograder.judge import figures
+from autograder.judge import figures, source
 from autograder.judge.handles import Reference, SandboxedCode
 from autograder.judge.session import HiddenTestSession
 from autograder.notebook import NotebookError, code_cells, read_notebook
@@ -37,6 +37,7 @@ class Lane:
         reference = read_notebook(assignment.reference_notebook, self.settings.max_notebook_bytes)
         self.reference = Reference(self.zygote, self._cells(reference, assignment.notebook),
                                    self._spec("reference"), self.settings)
+        source.check_rules(assignment.rules, assignment.hidden / "grading.toml")
         self.session = HiddenTestSession(assignment.hidden)  # collected now: a broken test stops the run here
         # Pictures for the feedback pages (hidden/figures.py), drawn here, in the trusted process.
         self.figures = figures.load_entries(assignment.hidden)
@@ -83,6 +84,10 @@ class Lane:
         else:
             spec, self._next_spec = self._next_spec or self._spec("student"), None
             code = SandboxedCode(self.zygote, list(cells), spec, self.settings)
+            code.source = source.analyse(code.cells, self.assignment.rules)
+            result.flags = [f.to_dict() for f in code.source.flags]
+            if code.source.flags:  # no point on the word of code that reaches into the grader
+                code.against = self.reference
             code.load()
             # The next submission's worker is forked and sandboxed while this one's tests run.
             self._next_spec = self._spec("student")

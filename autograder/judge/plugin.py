@@ -1,8 +1,10 @@
 """The pytest plugin that turns hidden tests into scored outcomes, in the trusted process.
 
-Hidden tests ask for the `submission` and `reference` fixtures (sandboxed code handles) and
-`settings` (the assignment's grading settings), declare points with `@points(n)`, and may set
-`@visibility("hidden" | "after_due_date" | "visible")`.
+Hidden tests ask for the `submission` and `reference` fixtures (sandboxed code handles),
+`settings` (the assignment's grading settings) and `source` (what the submission's source shows:
+judge/source.SourceFacts), declare points with `@points(n)`, and may set
+`@visibility("hidden" | "after_due_date" | "visible")`. A test covered by a structural rule the
+source breaks (hidden/grading.toml, [[rules]]) does not run: it is FORBIDDEN, naming the line.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.judge import verdict
+from autograder.judge import expect, verdict
+from autograder.judge.verdict import ProbeFailure
 from autograder.results import Status, TestOutcome
 
 points = pytest.mark.points
@@ -57,6 +60,10 @@ class JudgePlugin:
         return self._reference
 
     @pytest.fixture
+    def source(self):
+        return getattr(self._submission, "source", None)
+
+    @pytest.fixture
     def settings(self):
         return self._settings
 
@@ -66,6 +73,16 @@ class JudgePlugin:
 
     def pytest_runtest_setup(self, item):
         self._started[item.nodeid] = time.perf_counter()
+        expect.NOTES.clear()
+        facts = getattr(self._submission, "source", None)
+        if facts is None:
+            return
+        broken = facts.violations_for(item.nodeid)
+        if broken:
+            raise ProbeFailure(verdict.forbidden(broken))
+        hidden = facts.unverifiable_for(item.nodeid)
+        if hidden:
+            raise ProbeFailure(verdict.rule_hidden(*hidden[0]))
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -77,7 +94,7 @@ class JudgePlugin:
     def _record(self, item, report, call) -> None:
         most = max_points(item)
         if report.passed:
-            v = verdict.passed()
+            v = verdict.passed("; ".join(expect.NOTES))
         elif report.skipped:
             v = verdict.skipped()
         else:

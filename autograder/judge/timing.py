@@ -1,43 +1,165 @@
-"""Speed, measured by the judge's clock around worker calls, against the reference in the same run."""
+"""Speed, measured by the judge's clock around worker calls, against the reference in the same run.
+
+A timed probe (probekit.timed_calls) runs a forward pass on inputs drawn from a seed the judge
+picks at call time, and returns a digest of every output. Here:
+
+1. the iterations per call are calibrated once per lane from the reference, so that its compute
+   lasts about `speed_call_s`;
+2. pairs are interleaved: the submission's call, the reference's call on the same seed (with as
+   many rounds as it takes to last about as long as the submission's), and the reference's empty
+   calls (the same inputs drawn and digested, nothing computed), whose time is subtracted: a
+   ratio then compares the work of one round alone, not the round trip. Each side runs one
+   untimed round first, so neither is timed with caches the other just evicted. The
+   seconds are the worker tree's CPU time where the sandbox has a cpuacct cgroup (other load on
+   the machine does not move them), else wall-clock time (handles.timed_answer);
+3. pairs stop as soon as the verdict is clear (every pair well under or well over the factor)
+   and go on, up to `speed_max_pairs`, only near it; the ratio is the median pair's;
+4. every call's digests are compared with the reference's for the same seed. An answer that is
+   not the reference's (a bug, or no work at all) is checked once more in a fresh worker, with
+   autograd on: the submission's own forward must give the same digests, and they must change
+   with the inputs. Code flagged for reaching into the grader gets no such second chance.
+"""
 from __future__ import annotations
 
+import json
+import math
+import secrets
 import statistics
 from dataclasses import dataclass, field
 
+CLEAR = 1.25           # a pair this far from the factor (either way) is clear
+FIRST_PAIR_OVER = 4.0  # a first pair this many factors over ends the timing: clearly too slow
+TOLERANCE = 2e-4       # digests agree within this fraction of the output's norm
+MAX_ITERS = 256
+
 
 @dataclass
-class Timing:
-    seconds: list[float] = field(default_factory=list)
+class SpeedResult:
+    ratios: list[float] = field(default_factory=list)  # per pair: submission's work / reference's
+    iters: int = 1
+    problem: str = ""                                   # why the timed work could not be credited
 
     @property
-    def median(self) -> float:
-        return statistics.median(self.seconds)
+    def ratio(self) -> float:
+        return statistics.median(self.ratios) if self.ratios else math.inf
+
+    def describe(self) -> str:
+        lo, hi = min(self.ratios), max(self.ratios)
+        spread = f"{lo:.2f}x to {hi:.2f}x" if len(self.ratios) > 1 else "one pair"
+        return f"{self.ratio:.2f}x the reference's time ({spread} over {len(self.ratios)} timed pairs)"
 
 
-def compare_speed(submission, reference, name: str, repeats: int = 5, confirm_above: float | None = None,
-                  **args) -> tuple[float, Timing, Timing]:
-    """Interleaved timing: (ratio of medians, student's timing, reference's timing).
+def _seed() -> int:
+    return secrets.randbits(62)
 
-    Both run the same probe with the same arguments, alternately, after one warm-up each, so
-    machine noise hits both sides alike. The clock is ours; the student's code cannot touch it.
-    A submission already 20x slower on the first pair is not timed again: the verdict is clear,
-    and a slow submission should not cost the whole class its grading time. A ratio above
-    `confirm_above` is measured once more and the better of the two counts: a burst of load on a
-    shared machine must not cost a student points.
-    """
-    submission.timed(name, **args)
-    reference.timed(name, **args)
-    best = None
-    for _ in range(2 if confirm_above is not None else 1):
-        mine, theirs = Timing(), Timing()
-        for i in range(repeats):
-            mine.seconds.append(submission.timed(name, **args))
-            theirs.seconds.append(reference.timed(name, **args))
-            if i == 0 and mine.seconds[0] > 20 * theirs.seconds[0]:
-                return mine.median / max(theirs.median, 1e-9), mine, theirs
-        ratio = mine.median / max(theirs.median, 1e-9)
-        if best is None or ratio < best[0]:
-            best = (ratio, mine, theirs)
-        if confirm_above is None or ratio <= confirm_above:
+
+@dataclass(frozen=True)
+class Calibration:
+    iters: int          # per timed call, so that the reference computes for about call_s
+    per_iter_s: float   # the reference's compute per iteration
+    empty_s: float      # the reference's empty call of one iteration
+
+
+def calibrate(reference, probe: str, call_s: float, **args) -> Calibration:
+    """Once per lane and test: doubled until the compute stands well above the noise, then scaled."""
+    key = json.dumps([probe, args], sort_keys=True)
+    if key not in reference.calibration:
+        reference.timed(probe, seed=_seed(), iters=1, check=_seed(), **args)  # builds and warms the module
+        iters = 1
+        while True:
+            work, empty, one = [], [], []
+            for _ in range(3):
+                call = dict(args, seed=_seed(), iters=iters, check=_seed())
+                work.append(reference.timed(probe, **call))
+                empty.append(reference.timed(probe, work=False, **call))
+                one.append(reference.timed(probe, work=False, **dict(call, iters=1)))
+            compute = statistics.median(work) - statistics.median(empty)
+            if compute >= call_s / 3 or iters >= MAX_ITERS:
+                break
+            iters *= 4
+        per_iter = max(compute, 1e-6) / iters
+        reference.calibration[key] = Calibration(max(1, min(MAX_ITERS, round(call_s / per_iter))), per_iter,
+                                                 statistics.median(one))
+    return reference.calibration[key]
+
+
+def _agree(got, want, rounds: int | None = None) -> bool:
+    """Are the submission's digests the reference's (its first `rounds`, when it ran more)?"""
+    if not isinstance(got, dict) or not isinstance(want, dict):
+        return False
+    a, b, norms = got.get("digests"), want.get("digests"), want.get("norms")
+    if not (isinstance(a, list) and isinstance(b, list) and isinstance(norms, list)):
+        return False
+    b, norms = b[:rounds or len(b)], norms[:rounds or len(norms)]
+    if not len(a) == len(b) == len(norms):
+        return False
+    return all(type(x) is float and math.isfinite(x) and abs(x - y) <= TOLERANCE * n + 1e-6
+               for x, y, n in zip(a, b, norms))
+
+
+def compare_speed(submission, reference, probe: str, factor: float, settings, **args) -> SpeedResult:
+    """Time `probe` on the submission and on the reference, interleaved (see the module's doc)."""
+    cal = calibrate(reference, probe, settings.speed_call_s, **args)
+    n = cal.iters
+    result = SpeedResult(iters=n)
+    mismatched = []
+    for pair in range(max(settings.speed_repeats, settings.speed_max_pairs)):
+        # The reference's calls last about as long as the submission's (from the second pair on),
+        # so that what a call costs beyond its rounds weighs alike on both sides.
+        estimate = statistics.median(result.ratios) if result.ratios else 1.0
+        n_ref = n if estimate < 1.5 else min(n * 64, round(n * estimate))
+        call = dict(args, seed=_seed(), iters=n, check=_seed())
+        submission.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm (first: builds its module)
+        mine, got = submission.timed_answer(probe, **call)
+        empty = reference.timed(probe, work=False, **call)
+        reference.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm: the other side just ran
+        theirs, want = reference.timed_answer(probe, **dict(call, iters=n_ref))
+        mine -= empty
+        theirs -= empty if n_ref == n else reference.timed(probe, work=False, **dict(call, iters=n_ref))
+        if not _agree(got, want, n):
+            mismatched.append((call, got))
+        result.ratios.append((max(mine, 0.0) / n) / (max(theirs, 1e-6) / n_ref))
+        if pair == 0 and result.ratios[0] > FIRST_PAIR_OVER * factor:
             break
-    return best
+        if len(result.ratios) >= settings.speed_repeats and (
+                max(result.ratios) < factor / CLEAR or min(result.ratios) > factor * CLEAR):
+            break
+    if mismatched:
+        result.problem = _recheck(submission, probe, mismatched)
+    return result
+
+
+def _recheck(submission, probe: str, mismatched: list) -> str:
+    """"" when answers that are not the reference's are the submission's own work; else why not."""
+    why = submission.unverifiable_reason()
+    if why:
+        return f"its answers are not the reference's, and {why}"
+    digests = [tuple(got.get("digests") or ()) if isinstance(got, dict) else () for _, got in mismatched]
+    if len(digests) > 1 and len(set(digests)) == 1:
+        return "its output did not change with its input (no forward pass was computed)"
+    call, got = mismatched[0]
+    again = submission.recheck(probe, **dict(call, grad=True))
+    if not isinstance(again, dict) or again.get("digests") is None or again.get("digests") != got.get("digests"):
+        return ("the outputs of the timed calls are not what the same code computes for the same inputs "
+                "in a fresh run (the timed calls did not do the forward pass)")
+    return ""
+
+
+def time_forward_once(submission, reference, probe: str, limit_s: float, **args) -> tuple[float, str]:
+    """(the fastest timed single call, problem): the guide's absolute bound, in wall time. The first
+    call builds the module; a second is timed, and a third only when the second is over the limit
+    (load on a shared machine only ever makes a pass slower). The counted call's answer is checked
+    against the reference's for its seed."""
+    calls = []
+    for _ in range(3):
+        call = dict(args, seed=_seed(), iters=1, check=_seed())
+        seconds, got = submission.wall_timed_answer(probe, **call)
+        calls.append((seconds, call, got))
+        if len(calls) >= 2 and (seconds <= limit_s or seconds >= 3 * limit_s):
+            break
+    seconds, call, got = min(calls[1:] or calls, key=lambda c: c[0])
+    if not _agree(got, reference.timed_answer(probe, **call)[1]):
+        problem = _recheck(submission, probe, [(call, got)])
+        if problem:
+            return seconds, problem
+    return seconds, ""

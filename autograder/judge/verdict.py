@@ -132,14 +132,27 @@ def not_run(v: Verdict) -> Verdict:
     return Verdict(v.status, v.message if v.message.startswith("not run") else f"not run: {v.message}")
 
 
-def forbidden(rule: str, where: str) -> Verdict:
-    return Verdict(Status.FORBIDDEN, f"{where}: {rule}")
+def forbidden(violations) -> Verdict:
+    """A structural rule of the assignment, broken where the source shows it (judge/source.py)."""
+    return Verdict(Status.FORBIDDEN, "not allowed here: " + "; ".join(v.describe() for v in violations[:3]))
+
+
+def rule_hidden(rule, flag) -> Verdict:
+    """A structural rule the source makes impossible to check, by building names at run time."""
+    return Verdict(Status.FAILED, f"this check cannot be verified: {flag.describe()}; that hides whether your "
+                                  f"code uses what rule {rule.name!r} forbids ({rule.why or ', '.join(rule.forbid)}). "
+                                  "Write the names out")
+
+
+def unverified(reason: str, what: str) -> Verdict:
+    return Verdict(Status.FAILED, f"this check could not be verified: {reason}, so your answers must be the "
+                                  f"reference's, and {what} is not")
 
 
 # -- the test itself ------------------------------------------------------------------------------
 
-def passed() -> Verdict:
-    return Verdict(Status.PASSED, "")
+def passed(note: str = "") -> Verdict:
+    return Verdict(Status.PASSED, note)
 
 
 def skipped() -> Verdict:

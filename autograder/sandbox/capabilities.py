@@ -42,6 +42,7 @@ class Capabilities:
     uid: int
     gid: int
     notes: str = ""
+    cpu_cgroup: str = ""    # parent folder of per-worker cpuacct cgroups: CPU time the judge reads ("" = none)
 
     @property
     def name(self) -> str:
@@ -54,7 +55,7 @@ class Capabilities:
         if self.level >= 2:
             layers.append("pid+net+mount+ipc namespaces, secrets hidden, read-only but scratch")
         if self.level >= 3:
-            layers.append("memory and pids cgroups")
+            layers.append("memory and pids cgroups" + (", CPU time by cgroup" if self.cpu_cgroup else ""))
         return f"level {self.level}/{len(LEVELS) - 1} ({self.name}): " + ", ".join(layers) + \
             (f" [{self.notes}]" if self.notes else "")
 
@@ -134,10 +135,10 @@ def probe(worker_user: str = "nobody") -> Capabilities:
     namespaces = root and _try_in_child(lambda: (unshare(NAMESPACES), mount(None, "/", None, MS_REC | MS_PRIVATE)))
     if root and not namespaces:
         notes.append("unshare refused: no namespaces")
-    memory, pids = own_cgroup("memory"), own_cgroup("pids")
+    memory, pids, cpu = own_cgroup("memory"), own_cgroup("pids"), own_cgroup("cpuacct")
     cgroups = False
     if root and memory and pids:
-        for parent in (memory / "autograder", pids / "autograder"):
+        for parent in (memory / "autograder", pids / "autograder", *([cpu / "autograder"] if cpu else [])):
             _remove_stale(parent)
         test = memory / f"autograder-probe-{os.getpid()}"
         try:
@@ -159,4 +160,4 @@ def probe(worker_user: str = "nobody") -> Capabilities:
                 level = 3
     return Capabilities(level, root, namespaces, cgroups,
                         str(memory / "autograder") if cgroups else "", str(pids / "autograder") if cgroups else "",
-                        uid, gid, "; ".join(notes))
+                        uid, gid, "; ".join(notes), str(cpu / "autograder") if cgroups and cpu else "")

@@ -3,12 +3,11 @@
 Every input, weight and upstream gradient comes from the `seed` argument, so the student's
 worker and the reference's worker compute on identical numbers. Probes never judge.
 """
-import itertools
-
 import torch
 
 from autograder.sandbox.inside.probekit import (ContractError, need, param_grads, probe, randint, randn,
-                                         require_submodules, seed_parameters, submodule_types)
+                                                require_submodules, seed_parameters, submodule_types,
+                                                timed_calls)
 
 MHA_PARTS = ("w_q", "w_k", "w_v", "w_o")
 ENCODER_PARTS = ("self_attn", "feed_forward", "norm1", "norm2")
@@ -248,34 +247,37 @@ def train_steps(student, seed, steps=25, padding=False, lr=3e-3):
 # -- speed ------------------------------------------------------------------------------------
 
 _TIMED: dict = {}
-_CALLS = itertools.count(1000)
+
+
+def _timed_module(student, what, shape):
+    """(prepare, compute) for a module built once with seeded weights: prepare(seed) draws one
+    round's inputs, compute(*inputs) is the forward pass the judge times."""
+    B, T = shape["B"], shape["T"]
+    if what == "mha":
+        module = build_mha(student, 0, shape["d_model"], shape["num_heads"]).eval()
+        return (lambda s: (randn(s, B, T, shape["d_model"]),)), (lambda x: module(x, x, x))
+    if what == "encoder":
+        layer = need(student, "TransformerEncoderLayer")(shape["d_model"], shape["num_heads"], shape["d_ff"], 0.1)
+        require_submodules(layer, ENCODER_PARTS, "TransformerEncoderLayer")
+        seed_parameters(layer, 0)
+        layer.eval()
+        return (lambda s: (randn(s, B, T, shape["d_model"]),)), layer
+    if what == "model":
+        net = build_model(student, 0, shape["vocab_size"], shape["d_model"], shape["num_heads"],
+                          shape["num_layers"], shape["d_ff"], 2).eval()
+        return (lambda s: (randint(s, shape["vocab_size"], B, T),)), net
+    raise ValueError(f"unknown module {what!r}")
 
 
 @probe
-def time_forward(student, what, iters=3, **shape):
-    """Run `iters` forward passes of a cached module, each on a fresh input (so a forward that
-    memoises its answers gains nothing); the judge times this call from outside."""
+def time_forward(student, what, seed, iters, check, work=True, grad=False, **shape):
+    """`iters` forward passes of a cached module, each on inputs drawn from `seed`, which the judge
+    picks at call time (probekit.timed_calls); the judge times this call from outside."""
     key = (what, tuple(sorted(shape.items())))
     if key not in _TIMED:
-        B, T = shape["B"], shape["T"]
-        if what == "mha":
-            module = build_mha(student, 0, shape["d_model"], shape["num_heads"]).eval()
-            _TIMED[key] = (lambda x: module(x, x, x), lambda i: randn(i, B, T, shape["d_model"]))
-        elif what == "encoder":
-            module = need(student, "TransformerEncoderLayer")(shape["d_model"], shape["num_heads"],
-                                                              shape["d_ff"], 0.1).eval()
-            _TIMED[key] = (module, lambda i: randn(i, B, T, shape["d_model"]))
-        elif what == "model":
-            module = build_model(student, 0, shape["vocab_size"], shape["d_model"], shape["num_heads"],
-                                 shape["num_layers"], shape["d_ff"], 2).eval()
-            _TIMED[key] = (module, lambda i: randint(i, shape["vocab_size"], B, T))
-        else:
-            raise ValueError(f"unknown module {what!r}")
-    call, make_input = _TIMED[key]
-    with torch.no_grad():
-        for _ in range(iters):
-            call(make_input(next(_CALLS)))
-    return None
+        _TIMED[key] = _timed_module(student, what, shape)
+    prepare, compute = _TIMED[key]
+    return timed_calls(key, prepare, compute, seed, iters, check, work, grad)
 
 
 # -- bonus ------------------------------------------------------------------------------------

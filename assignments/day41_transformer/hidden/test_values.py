@@ -59,12 +59,14 @@ def test_mha_dropout_is_off_in_eval_mode(submission, reference):
 
 
 @points(1)
-def test_mha_uses_its_own_projections(submission):
-    """Is multi-head attention built from w_q, w_k, w_v and w_o rather than torch's nn.MultiheadAttention?"""
+def test_mha_uses_its_own_projections(submission, source):
+    """Is multi-head attention built from w_q, w_k, w_v and w_o (nn.Linear) rather than torch's nn.MultiheadAttention?"""
+    # The rules of grading.toml decide this from the source (a broken one is FORBIDDEN before this
+    # runs). What the running module contains only adds evidence, where the source hides names.
     got = submission.probe("mha", seed=37, d_model=16, num_heads=2, B=1, T_q=3, T_k=3)
-    if TORCH_MHA in got["types"]:
-        fail("MultiHeadAttention uses torch.nn.MultiheadAttention inside; the exercise is to build it "
-             "from w_q, w_k, w_v and w_o")
+    if source.hides_names and TORCH_MHA in got["types"]:
+        fail(f"MultiHeadAttention runs torch.nn.MultiheadAttention, and {source.hides_names[0].describe()} "
+             "builds the name at run time; the exercise is to build it from w_q, w_k, w_v and w_o")
 
 
 @points(2)

@@ -4,13 +4,13 @@ return plain data.
 Every input, weight and upstream gradient comes from the `seed` argument, so the student's
 worker and the reference's worker compute on identical numbers. Probes never judge.
 """
-import itertools
 import math
 
 import torch
 
 from autograder.sandbox.inside.probekit import (ContractError, need, param_grads, probe, randint, randn,
-                                         require_submodules, seed_parameters, submodule_types)
+                                                require_submodules, seed_parameters, submodule_types,
+                                                timed_calls)
 
 MHA_PARTS = ("w_q", "w_k", "w_v", "w_o")
 DECODER_PARTS = ("self_attn", "cross_attn", "feed_forward", "norm1", "norm2", "norm3")
@@ -384,34 +384,31 @@ def entropy(student, kind, seed=0, lead=(2,), heads=4, T_q=5, T_k=7):
 # -- speed ------------------------------------------------------------------------------------
 
 _TIMED: dict = {}
-_CALLS = itertools.count(1000)
+
+
+def _timed_call(student, what, shape):
+    """(prepare, compute): prepare(seed) draws one round's inputs (for the relative bias: new
+    table weights, so a table cached by size alone is stale), compute(*inputs) is the timed work."""
+    if what == "decoder":
+        layer = build_decoder(student, 0, shape["d_model"], shape["num_heads"], shape["d_ff"]).eval()
+        mask = torch.tril(torch.ones(shape["T"], shape["T"]))
+        return (lambda s: _decoder_inputs(s, shape["B"], shape["T"], shape["S"], shape["d_model"]),
+                lambda x, memory: layer(x, memory, tgt_mask=mask))
+    if what == "relative_bias":
+        module = build_relative_bias(student, shape["num_heads"], shape["max_distance"])
+        return (lambda s: (seed_parameters(module, s), ())[1]), (lambda: module(shape["T"], shape["T"]))
+    if what == "entropy":
+        fn = need(student, "attention_entropy")
+        return (lambda s: (entropy_input("causal", s, (shape["B"],), shape["heads"], shape["T"], shape["T"]),)), fn
+    raise ValueError(f"unknown module {what!r}")
 
 
 @probe
-def time_forward(student, what, iters=3, **shape):
-    """Run `iters` calls of a cached module or function, each on fresh inputs (so code that
-    memoises its answers gains nothing); the judge times this call from outside."""
+def time_forward(student, what, seed, iters, check, work=True, grad=False, **shape):
+    """`iters` calls of a cached module or function, each on inputs drawn from `seed`, which the
+    judge picks at call time (probekit.timed_calls); the judge times this call from outside."""
     key = (what, tuple(sorted(shape.items())))
     if key not in _TIMED:
-        if what == "decoder":
-            layer = build_decoder(student, 0, shape["d_model"], shape["num_heads"], shape["d_ff"]).eval()
-            mask = torch.tril(torch.ones(shape["T"], shape["T"]))
-            _TIMED[key] = lambda i: layer(*_decoder_inputs(i, shape["B"], shape["T"], shape["S"], shape["d_model"]),
-                                          tgt_mask=mask)
-        elif what == "relative_bias":
-            module = build_relative_bias(student, shape["num_heads"], shape["max_distance"])
-
-            def call(i):
-                seed_parameters(module, i)  # new weights: a table cached by size alone is stale
-                return module(shape["T"], shape["T"])
-            _TIMED[key] = call
-        elif what == "entropy":
-            fn = need(student, "attention_entropy")
-            _TIMED[key] = lambda i: fn(entropy_input("causal", i, (shape["B"],), shape["heads"], shape["T"], shape["T"]))
-        else:
-            raise ValueError(f"unknown module {what!r}")
-    call = _TIMED[key]
-    with torch.no_grad():
-        for _ in range(iters):
-            call(next(_CALLS))
-    return None
+        _TIMED[key] = _timed_call(student, what, shape)
+    prepare, compute = _TIMED[key]
+    return timed_calls(key, prepare, compute, seed, iters, check, work, grad)

@@ -50,10 +50,12 @@ def test_decoder_dropout_is_off_in_eval_mode(submission, reference):
 
 
 @points(1)
-def test_decoder_uses_your_attention(submission):
+def test_decoder_uses_your_attention(submission, source):
     """Is the decoder layer built from your MultiHeadAttention rather than torch's attention or decoder layer?"""
+    # The rules of grading.toml decide this from the source (a broken one is FORBIDDEN before this
+    # runs). What the running module contains only adds evidence, where the source hides names.
     types = submission.probe("decoder", seed=36, B=1, T=2, S=2, **DECODER)["types"]
     for name, what in ((TORCH_MHA, "torch.nn.MultiheadAttention"), (TORCH_DECODER, "torch.nn.TransformerDecoderLayer")):
-        if name in types:
+        if source.hides_names and name in types:
             fail(f"TransformerDecoderLayer uses {what} inside; the exercise is to build it from your "
                  "MultiHeadAttention, LayerNorm and the feed-forward net")

@@ -171,7 +171,9 @@ class Zygote:
             ours.close()
             self.reap(reply.keeper)
             raise RuntimeError("the sandbox refused to start a worker (a layer the probe found failed)")
-        return Worker(self, reply.pid, reply.keeper, ours)
+        cpu = Path(self.capabilities.cpu_cgroup) / f"w{reply.keeper}" / "cpuacct.usage" \
+            if self.capabilities.cpu_cgroup else None
+        return Worker(self, reply.pid, reply.keeper, ours, cpu)
 
     def reap(self, keeper: int) -> ExitInfo:
         try:
@@ -213,9 +215,20 @@ class Zygote:
 class Worker:
     """A live worker: request/response over its socket, with a deadline per exchange."""
 
-    def __init__(self, zygote: Zygote, pid: int, keeper: int, sock: socket.socket):
+    def __init__(self, zygote: Zygote, pid: int, keeper: int, sock: socket.socket, cpu_usage: Path | None = None):
         self.zygote, self.pid, self.keeper, self.sock = zygote, pid, keeper, sock
         self.exit: ExitInfo | None = None
+        self.cpu_usage = cpu_usage  # the worker tree's cpuacct.usage (ns), read here; None without one
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time of the worker's whole process tree, children and threads included, as the
+        kernel accounts it: load from other processes does not change it, and the worker cannot."""
+        if self.cpu_usage is None:
+            return None
+        try:
+            return int(self.cpu_usage.read_text()) / 1e9
+        except (OSError, ValueError):
+            return None
 
     def load(self, cells: list[dict], cell_timeout_s: float, timeout_s: float) -> Loaded:
         """Send the notebook's cells; the worker's account of loading them."""

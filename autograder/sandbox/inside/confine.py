@@ -30,14 +30,17 @@ SYSTEM_TOP = frozenset({"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32",
 # -- cgroups -----------------------------------------------------------------------------------
 
 class Cgroups:
-    """A memory and a pids cgroup for one worker tree."""
+    """A memory and a pids cgroup for one worker tree, and a cpuacct one where the machine has it
+    (the judge reads the tree's CPU time there: sandbox/host/launcher.Worker.cpu_seconds)."""
 
     def __init__(self, caps: Capabilities, name: str, memory_bytes: int, max_pids: int):
         self.folders = [Path(caps.memory_cgroup) / name, Path(caps.pids_cgroup) / name]
+        if caps.cpu_cgroup:
+            self.folders.append(Path(caps.cpu_cgroup) / name)
         for folder in self.folders:
             folder.parent.mkdir(exist_ok=True)
             folder.mkdir(exist_ok=True)
-        mem, pids = self.folders
+        mem, pids = self.folders[:2]
         (mem / "memory.limit_in_bytes").write_text(str(memory_bytes))
         try:  # swap counts too, where the kernel accounts it
             (mem / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))

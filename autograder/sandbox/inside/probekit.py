@@ -97,3 +97,38 @@ def param_grads(module: torch.nn.Module) -> dict:
 def submodule_types(module: torch.nn.Module) -> list[str]:
     """Qualified class names of every submodule, to spot torch's own attention used inside."""
     return sorted({f"{type(m).__module__}.{type(m).__qualname__}" for m in module.modules()})
+
+
+# -- timed calls ------------------------------------------------------------------------------------
+
+_LAST_OUTPUT: dict = {}  # key -> the last output of a work call, digested again by the empty call
+
+
+def timed_calls(key, prepare, compute, seed: int, iters: int, check: int, work: bool = True,
+                grad: bool = False) -> dict:
+    """The body of a timed probe: `iters` rounds of `prepare(i)` (draw the inputs of round i from
+    `seed`) and `compute(*inputs)` (the work being timed), and a digest of every output.
+
+    The judge picks `seed` and `check` at call time and times the whole call from outside. It
+    checks the digests against the reference's for the same seeds: only a forward pass that was
+    really computed on these inputs gives them. With work=False (the reference's empty call) the
+    inputs are drawn and a same-sized output is digested but nothing is computed: the judge
+    subtracts that time, so a ratio measures the work alone. grad=True runs with autograd on (the
+    judge's re-check of an answer that differs from the reference's)."""
+    digests, norms, r = [], [], None
+    with torch.set_grad_enabled(grad):
+        for i in range(iters):
+            inputs = prepare((seed * 1009 + i) % (1 << 40))  # small enough for seed_parameters
+            out = compute(*inputs) if work else _LAST_OUTPUT.get(key)
+            if isinstance(out, (tuple, list)) and out:
+                out = out[0]
+            if type(out) is not torch.Tensor or not out.is_floating_point():
+                return {"digests": None, "norms": None}
+            if work:
+                _LAST_OUTPUT[key] = out
+            flat = out.detach().reshape(-1).float()
+            if r is None or r.numel() != flat.numel():
+                r = torch.randn(flat.numel(), generator=generator(check))
+            digests.append(float(torch.dot(flat, r)))
+            norms.append(float(flat.norm()))
+    return {"digests": digests, "norms": norms}

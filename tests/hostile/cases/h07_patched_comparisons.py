@@ -3,24 +3,20 @@ torch.equal, torch.isclose, Tensor.allclose/equal, torch.testing.assert_close, n
 assert_allclose, pytest.fail/approx and the grader's own expect_* helpers, as far as the worker
 can import them, all say "equal" or do nothing.
 
-Comparisons happen in the trusted judge, so none of it matters: the bug must cost exactly the
-points it costs an honest submission with the same bug (the value tests of attention and of
-everything built on it); shapes, distributions, gradients reaching inputs, positional encoding
-and the causal mask keep theirs.
+Comparisons happen in the trusted judge, so none of it changes a comparison. But the notebook
+patches torch and imports the grader, so it is flagged, and no point rests on its word: every
+answer it gives must be the reference's for the same call. Everything built on its buggy
+attention therefore fails (but for scores so large that the softmax saturates either way), the value tests as wrong and the rest (shapes, distributions,
+gradients reaching inputs, speed) as unverified; the positional encoding and the causal mask,
+which never touch attention, keep their points.
 """
 
 EXPECT = {
-    "attacked": ["test_sdpa_matches_reference", "test_sdpa_masked_matches_reference",
-                 "test_sdpa_weights_match_reference", "test_sdpa_gradients_match_reference",
-                 "test_sdpa_gradcheck_float64", "test_mha_self_attention_matches_reference",
-                 "test_mha_cross_attention_matches_reference", "test_mha_masked_matches_reference",
-                 "test_mha_gradients_match_reference", "test_mha_weights_are_a_distribution_per_head",
-                 "test_encoder_matches_reference", "test_encoder_masked_matches_reference",
-                 "test_encoder_gradients_match_reference", "test_model_matches_reference",
-                 "test_mha_dropout_is_off_in_eval_mode"],
+    "attacked": ["test_sdpa_matches", "test_sdpa_masked", "test_sdpa_weights", "test_sdpa_gradients",
+                 "test_sdpa_gradcheck", "test_sdpa_shapes", "mha", "encoder", "model"],
     "statuses": ["FAILED"],
-    "keep": ["shapes", "positional", "causal", "reach", "speed", "test_sdpa_weights_are_a_distribution",
-             "test_sdpa_masked_positions_get_no_weight", "finite"],
+    "keep": ["positional", "causal", "large_logits"],  # huge scores saturate the softmax: scaling or not
+    "outputs": {"test_mha_gradients_reach_every_parameter": ["could not be verified"]},
 }
 
 SOURCE = '''

@@ -1,0 +1,106 @@
+"""Speed tests (autograder/judge/timing.py): ratios that track the work, and timed calls credited only
+for work the judge verified. The full fidelity check (k = 2, 4, 8, 16 within 15%) is `make bench`."""
+import dataclasses
+
+import pytest
+
+from autograder.assignment import load_assignment
+from autograder.config import load
+from autograder.judge import timing
+from autograder.judge.handles import SandboxedCode
+from autograder.judge.lane import Lane
+from autograder.judge.source import analyse
+from autograder.notebook import read_notebook
+from bench.recipes import K_TIMES_THE_WORK as K_TIMES
+from tests.conftest import REPO
+
+MHA = dict(what="mha", d_model=64, num_heads=4, B=8, T=64)
+NO_SCALING = """
+def scaled_dot_product_attention(Q, K, V, mask=None):
+    scores = Q @ K.transpose(-2, -1)
+    if mask is not None:
+        scores = scores.masked_fill(mask == 0, -1e9)
+    weights = torch.softmax(scores, dim=-1)
+    return weights @ V, weights
+"""
+LAZY_WHEN_TIMED = """
+_mha_forward_once = MultiHeadAttention.forward
+def _lazy(self, query, key, value, mask=None):
+    if not torch.is_grad_enabled():
+        return torch.zeros_like(query)
+    return _mha_forward_once(self, query, key, value, mask)
+MultiHeadAttention.forward = _lazy
+"""
+
+
+@pytest.fixture(scope="module")
+def lane():
+    lane = Lane(load_assignment(load(REPO), "day41_transformer"))
+    yield lane
+    lane.close()
+
+
+@pytest.fixture
+def code(lane):
+    """A handle on the reference notebook plus one more cell, with what its source shows."""
+    made = []
+
+    def make(extra: str = ""):
+        cells = lane._cells(read_notebook(lane.assignment.reference_notebook, 1 << 30), "t.ipynb")
+        cells.append({"number": 99, "source": extra, "label": ""})
+        handle = SandboxedCode(lane.zygote, cells, lane._spec("t"), lane.settings)
+        handle.source = analyse(cells, lane.assignment.rules)
+        if handle.source.flags:
+            handle.against = lane.reference
+        made.append(handle)
+        return handle
+
+    yield make
+    for handle in made:
+        handle.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("k", [2, 8])
+def test_a_ratio_tracks_the_work(lane, code, k):
+    """Is a multi-head attention that does k times the reference's work measured at about k times
+    (within 35% here, on a machine the suite shares; make bench checks 15% for k = 2 to 16), with
+    every timed answer verified?"""
+    settings = dataclasses.replace(lane.settings, speed_repeats=5)
+    result = timing.compare_speed(code(K_TIMES.format(k=k)), lane.reference, "time_forward", 5.0, settings, **MHA)
+    assert result.problem == ""
+    assert 0.65 * k <= result.ratio <= 1.35 * k, result.describe()
+    assert len(result.ratios) >= 5
+
+
+def test_an_honest_bug_keeps_its_speed_verdict(lane, code):
+    """When the timed outputs are not the reference's because of a bug, but the same code gives the
+    same outputs in a fresh worker, is the speed credited (the variant corpora keep their verdicts)?"""
+    result = timing.compare_speed(code(NO_SCALING), lane.reference, "time_forward", 5.0, lane.settings, **MHA)
+    assert result.problem == "" and result.ratio < 5.0, result
+
+
+def test_a_timed_call_that_does_no_work_is_not_credited(lane, code):
+    """Is a forward that returns zeros when autograd is off (as when timed) refused speed credit, saying why?"""
+    result = timing.compare_speed(code(LAZY_WHEN_TIMED), lane.reference, "time_forward", 5.0, lane.settings, **MHA)
+    assert result.problem and ("did not do the forward pass" in result.problem
+                               or "did not change with its input" in result.problem), result.problem
+
+
+def test_flagged_code_gets_no_second_chance(lane, code):
+    """Is flagged code whose timed answers are not the reference's refused speed credit, naming the flag?"""
+    handle = code(NO_SCALING + "\nimport gc\n_objects = len(gc.get_objects())\n")
+    assert [f.kind for f in handle.source.flags] == ["gc"]
+    result = timing.compare_speed(handle, lane.reference, "time_forward", 5.0, lane.settings, **MHA)
+    assert "reaches into the grader" in result.problem and "cell 99, line " in result.problem
+
+
+def test_digests_agree_only_with_the_reference_answer():
+    """Are digests within the tolerance accepted, and a different, short or non-finite answer refused?"""
+    want = {"digests": [10.0, -3.0], "norms": [100.0, 100.0]}
+    assert timing._agree({"digests": [10.001, -3.0]}, want)
+    assert not timing._agree({"digests": [10.5, -3.0]}, want)
+    assert not timing._agree({"digests": [10.0]}, want)
+    assert timing._agree({"digests": [10.0]}, want, rounds=1)
+    assert not timing._agree({"digests": [float("nan"), -3.0]}, want)
+    assert not timing._agree({"digests": None}, want) and not timing._agree("10", want)
