@@ -13,7 +13,8 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 .DEFAULT_GOAL := help
 N ?= 60
 ZIP ?=
-.PHONY: help venv browser release grade export collect test bench clean
+ID ?=
+.PHONY: help venv browser release grade export collect test bench clean new check
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +32,12 @@ release: venv ## build release/ (student) and solutions/ from assignments/ with 
 
 grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 regrades all, SCHEDULER=tcp://host:8786)
 	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+new: venv ## scaffold a new assignment to start from: make new ID=name (docs/authoring.md)
+	$(PY) -m autograder new "$(ID)"
+
+check: venv ## is an assignment ready? release, reference, bare release, examples, mutation testing (ASSIGNMENT=name)
+	$(PY) -m autograder check $(ARGS)
 
 export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from the last grading
 	$(PY) -m autograder export

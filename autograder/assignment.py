@@ -4,8 +4,10 @@ assignments/<id>/
     <notebook>.ipynb        the reference solution (nbgrader source, solution regions inline)
     hidden/test_*.py        hidden tests: ordinary pytest tests, one file per test family
     hidden/probes.py        probes: the code that runs the student's code inside the worker
-    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`, and
-                            [[rules]]: structural rules checked from the notebook's source
+    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`,
+                            [[rules]]: structural rules checked from the notebook's source, and
+                            [check]: what `make check` expects (coordinator/check.py)
+    hidden/examples/*.py    optional: example submissions `make check` grades (EXPECT says how)
 """
 from __future__ import annotations
 
@@ -33,6 +35,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Harmless:
+    """A surviving mutant the instructor judged harmless ([[check.harmless]] in grading.toml)."""
+    cell: str       # the solution cell's grade id
+    code: str       # the line the mutant changes, as written in the reference (trimmed)
+    mutation: str   # what the mutant does, as `make check` names it ("deleted line", "`+` -> `-`")
+    why: str
+
+    def matches(self, cell: str, code: str, mutation: str) -> bool:
+        return (self.cell, self.code, self.mutation) == (cell, code.strip(), mutation)
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """[check] in grading.toml: what `make check` expects of the hidden tests."""
+    min_mutation_score: float = 0.0       # percent of mutants killed (harmless ones not counted); below: fail
+    max_mutants: int = 0                  # 0 = every mutant; else an even sample of this many
+    harmless: tuple[Harmless, ...] = ()
+
+
+@dataclass(frozen=True)
 class Assignment:
     id: str
     source: Path
@@ -41,6 +63,7 @@ class Assignment:
     probes: tuple[Path, ...]
     settings: GradingSettings
     rules: tuple[Rule, ...] = ()
+    check: CheckSettings = CheckSettings()
 
     @property
     def reference_notebook(self) -> Path:
@@ -55,7 +78,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     hidden = source / "hidden"
     if not any(hidden.glob("test_*.py")):
         raise CourseError(f"{hidden}: no hidden tests (test_*.py) to grade {assignment_id} with")
-    settings, notebook, rules = cfg.grading, None, ()
+    settings, notebook, rules, check = cfg.grading, None, (), CheckSettings()
     toml_path = hidden / "grading.toml"
     if toml_path.is_file():
         try:
@@ -64,6 +87,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
             raise CourseError(f"{toml_path}: not valid TOML: {exc}") from None
         notebook = raw.pop("notebook", None)
         rules = tuple(_rule(r, f"{toml_path}: rules[{i}]") for i, r in enumerate(raw.pop("rules", [])))
+        check = _check(raw.pop("check", {}), f"{toml_path}: [check]")
         settings = override(settings, raw, toml_path)
     notebooks = sorted(p.name for p in source.glob("*.ipynb"))
     if notebook is None:
@@ -74,7 +98,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     elif notebook not in notebooks:
         raise CourseError(f"{toml_path}: notebook {notebook!r} is not in {source}")
     probes = tuple(sorted(hidden.glob("probes*.py")))
-    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules)
+    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules, check)
 
 
 def _rule(raw, where: str) -> Rule:
@@ -102,6 +126,27 @@ def _rule(raw, where: str) -> Rule:
         raise CourseError(f"{where} ({raw['name']}): a rule needs forbid or require")
     return Rule(raw["name"], str(raw.get("why", "")), lists["forbid"], lists["within"], tuple(sorted(require.items())),
                 lists["tests"])
+
+
+def _check(raw, where: str) -> CheckSettings:
+    known = {"min_mutation_score", "max_mutants", "harmless"}
+    if not isinstance(raw, dict) or set(raw) - known:
+        key = sorted(set(raw) - known)[0] if isinstance(raw, dict) else "check"
+        raise CourseError(f"{where}: unknown key {key!r}; known: {', '.join(sorted(known))}")
+    score, most = raw.get("min_mutation_score", 0.0), raw.get("max_mutants", 0)
+    if not isinstance(score, (int, float)) or isinstance(score, bool) or not 0 <= score <= 100:
+        raise CourseError(f"{where}: min_mutation_score must be a percentage from 0 to 100")
+    if not isinstance(most, int) or isinstance(most, bool) or most < 0:
+        raise CourseError(f"{where}: max_mutants must be a whole number (0 = every mutant)")
+    harmless = []
+    for i, entry in enumerate(raw.get("harmless", [])):
+        fields = ("cell", "code", "mutation", "why")
+        if not isinstance(entry, dict) or set(entry) != set(fields) or not all(
+                isinstance(entry[f], str) and entry[f].strip() for f in fields):
+            raise CourseError(f"{where}: harmless[{i}] needs exactly cell, code, mutation and why, each a "
+                              "non-empty string (make check prints them for every surviving mutant)")
+        harmless.append(Harmless(entry["cell"], entry["code"].strip(), entry["mutation"], entry["why"]))
+    return CheckSettings(float(score), most, tuple(harmless))
 
 
 def _digest(*paths: Path) -> str:

@@ -25,6 +25,25 @@ def _grade(args, cfg) -> int:
     return 0
 
 
+def _new(args, cfg) -> int:
+    from autograder.authoring.scaffold import new_assignment
+
+    written = new_assignment(cfg, args.id)
+    folder = cfg.source_dir / args.id
+    for path in written:
+        print(f"wrote {path.relative_to(cfg.root)}")
+    print(f"next: edit {folder.relative_to(cfg.root)}/ (docs/authoring.md), then make release ASSIGNMENT={args.id} "
+          f"and make check ASSIGNMENT={args.id}")
+    return 0
+
+
+def _check(args, cfg) -> int:
+    from autograder.coordinator.check import check
+
+    reports = check(cfg, args.assignment, mutants=not args.no_mutants, lanes=args.lanes)
+    return 0 if all(r.ok for r in reports) else 1
+
+
 def _export(args, cfg) -> int:
     from autograder.coordinator.export import export
 
@@ -67,6 +86,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--scheduler", default=None, help="grade on a Dask cluster at this address "
                        "(tcp://host:8786; default: course_config GRADING['scheduler'], empty = local lanes)")
     grade.set_defaults(run=_grade)
+
+    new = commands.add_parser("new", help="scaffold a new assignment in the source folder (docs/authoring.md)")
+    new.add_argument("id", help="the assignment id: letters, digits, _ and -, starting with a letter")
+    new.set_defaults(run=_new)
+
+    check = commands.add_parser("check", help="validate an assignment before students see it: release, "
+                                "reference, bare release, examples and mutation testing of the hidden tests")
+    check.add_argument("--assignment", default=None, help="only this assignment (default: all)")
+    check.add_argument("--no-mutants", action="store_true", help="skip the mutation testing")
+    check.add_argument("--lanes", type=int, default=None, help="parallel grading processes "
+                       "(default: course_config GRADING['lanes'], 0 = one per core)")
+    check.set_defaults(run=_check)
 
     export = commands.add_parser("export", help="Gradescope results.json, a Canvas CSV and grades/grades.csv "
                                  "from the reports")

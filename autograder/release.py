@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.authoring import markers
 from autograder.config import CourseConfig, CourseError
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -66,9 +67,9 @@ def _check_regions(lines: list[str], where: str) -> None:
             raise ReleaseError(f"{where}: line {opened}: '{begin}' without a matching '{end}'")
 
 
-def _cell_name(index: int, cell) -> str:
+def _cell_name(number: int, cell) -> str:
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-    return f"cell {index}" + (f" ({grade_id})" if grade_id else "")
+    return f"cell {number}" + (f" ({grade_id})" if grade_id else "")
 
 
 def _read_notebook(path: Path):
@@ -87,9 +88,9 @@ def validate_sources(cfg: CourseConfig, assignment_id: str) -> None:
         if _grader_only(cfg, path.relative_to(folder)) or not path.is_file():
             continue
         if path.suffix == ".ipynb":
-            nb = _read_notebook(path)
-            for index, cell in enumerate(nb.cells):
-                where = f"{path}: {_cell_name(index, cell)}"
+            nb, _ = markers.prepare(_read_notebook(path), str(path))  # plain-text markers -> nbgrader metadata
+            for number, cell in enumerate(nb.cells, 1):
+                where = f"{path}: {_cell_name(number, cell)}"
                 _check_regions(cell.source.splitlines(), where)
                 has_solution = BEGIN_SOLUTION in cell.source
                 is_solution = cell.get("metadata", {}).get("nbgrader", {}).get("solution", False)
@@ -171,7 +172,20 @@ def check_for_leaks(cfg: CourseConfig, assignment_id: str, release_folder: Path)
 
 # -- 2. nbgrader -----------------------------------------------------------------------------
 
-def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solutions_to: Path) -> None:
+def _prepared_source(cfg: CourseConfig, assignment_id: str, to: Path) -> Path:
+    """A copy of the assignment's source for nbgrader, its notebooks' markers written as nbgrader
+    metadata (authoring/markers.py); grader-only folders are not copied. Returns the source folder."""
+    source = cfg.source_dir / assignment_id
+    shutil.copytree(source, to / assignment_id, ignore=shutil.ignore_patterns(*cfg.release.grader_only, "__pycache__"))
+    for path in sorted((to / assignment_id).rglob("*.ipynb")):
+        data = path.read_bytes()
+        prepared = markers.prepare_bytes(data, str(source / path.relative_to(to / assignment_id)))
+        if prepared is not data:
+            path.write_bytes(prepared)
+    return to
+
+
+def _run_nbgrader(cfg: CourseConfig, assignment_id: str, source: Path, release_to: Path, solutions_to: Path) -> None:
     from nbgrader.converters import GenerateAssignment, GenerateSolution
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.preprocessors import ClearMarkScheme, ClearOutput, IncludeHeaderFooter, LockCells, SaveCells
@@ -182,6 +196,7 @@ def _run_nbgrader(cfg: CourseConfig, assignment_id: str, release_to: Path, solut
         os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     config = cfg.nbgrader_traitlets()
     config.CourseDirectory.assignment_id = assignment_id
+    config.CourseDirectory.source_directory = str(source)
     config.CourseDirectory.release_directory = str(release_to)
     config.CourseDirectory.solution_directory = str(solutions_to)
     # nbgrader's solution step would execute the notebook (training included): slow, and
@@ -242,7 +257,8 @@ def release_assignment(cfg: CourseConfig, assignment_id: str) -> ReleaseResult:
     # The temporary folder sits inside the course root so the final renames stay on one filesystem.
     with tempfile.TemporaryDirectory(prefix=".release-tmp-", dir=cfg.root) as tmp:
         release_to, solutions_to = Path(tmp, "release"), Path(tmp, "solutions")
-        _run_nbgrader(cfg, assignment_id, release_to, solutions_to)
+        source = _prepared_source(cfg, assignment_id, Path(tmp, "source"))
+        _run_nbgrader(cfg, assignment_id, source, release_to, solutions_to)
         student = release_to / assignment_id
         for script in sorted(student.rglob("*")):
             if script.suffix in SCRIPT_SUFFIXES and script.is_file():

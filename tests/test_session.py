@@ -4,8 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder.judge.session import HiddenTestSession, SessionError
+from autograder.config import CourseError
+from autograder.judge.session import HiddenTestsError, HiddenTestSession, SessionError
 from autograder.results import Status
+from tests.conftest import REPO
 
 HIDDEN = '''
 import pytest
@@ -91,3 +93,22 @@ def test_a_closed_session_refuses_work_instead_of_hanging(session):
     session.close()
     with pytest.raises(SessionError):
         session.run(SimpleNamespace(name="ann", answer=1), SimpleNamespace(answer=1), SimpleNamespace(label="x"))
+
+
+def test_authoring_mistakes_in_hidden_tests_are_one_line_each(tmp_path):
+    """Are a hidden test file that does not import, one that does not parse and tests without @points each reported
+    on one line with the file and line, all at once and before anything runs?"""
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "test_a.py").write_text("from autograder.judge import points, seedd\n")
+    (hidden / "test_b.py").write_text("def test_b(submission):\n    pass\n\n\ndef test_c(submission):\n    pass\n")
+    (hidden / "test_c.py").write_text("x = 1\ndef broken(:\n    pass\n")
+    with pytest.raises(HiddenTestsError) as caught:
+        HiddenTestSession(hidden)
+    assert isinstance(caught.value, CourseError)  # the CLI prints it as it is, without a traceback
+    assert sorted(str(caught.value).splitlines()) == [
+        f"{hidden}/test_a.py:1: ImportError: cannot import name 'seedd' from 'autograder.judge' "
+        f"({REPO}/autograder/judge/__init__.py)",
+        f"{hidden}/test_b.py:1: test_b has no @points(n); every hidden test needs one (from autograder.judge import points)",
+        f"{hidden}/test_b.py:5: test_c has no @points(n); every hidden test needs one (from autograder.judge import points)",
+        f"{hidden}/test_c.py:2: SyntaxError: invalid syntax"]

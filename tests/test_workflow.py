@@ -141,7 +141,7 @@ def test_exports_gradescope_and_canvas(graded):
     assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert rows[1][0].strip() == "Points Possible"
     alice = next(r for r in rows if r[3] == "alice")
-    assert alice[0] == "Martin, Alice" and alice[rows[0].index("day41_transformer")] == "58"
+    assert alice[0] == "Martin, Alice" and alice[rows[0].index("day41_transformer")] == "62"
 
 
 def test_gradescope_visibility_is_honoured():

@@ -46,12 +46,13 @@ def is_lost_lane(exc: BaseException) -> bool:
 
 def run_lanes(cfg: CourseConfig, assignment_id: str, todo: list[Submission], reference_frame: bytes,
               new_executor: Callable[[], cf.Executor], on_result: Callable[[SubmissionResult], None],
-              batch_size: int = 1, executor: cf.Executor | None = None) -> None:
+              batch_size: int = 1, executor: cf.Executor | None = None, fail_fast: bool = False) -> None:
     """Grade `todo` in batches, calling on_result(SubmissionResult) as each finishes, whatever happens.
 
     A batch whose lane died (a local lane process, or a Dask worker) is retried, one submission
     per batch so the culprit is isolated; a submission that was in flight when a lane died twice
     is CRASHED instead of being retried forever. A local pool broken by a dead lane is replaced.
+    fail_fast (make check's mutants): each submission's tests stop at the first that loses points.
     """
     attempts = {s.student_id: 0 for s in todo}
     work = batches(todo, batch_size)
@@ -59,8 +60,8 @@ def run_lanes(cfg: CourseConfig, assignment_id: str, todo: list[Submission], ref
     try:
         while work:
             executor = executor or new_executor()
-            futures = {executor.submit(tasks.grade_batch, str(cfg.root), assignment_id, reference_frame, batch): batch
-                       for batch in work}
+            futures = {executor.submit(tasks.grade_batch, str(cfg.root), assignment_id, reference_frame, batch,
+                                       fail_fast): batch for batch in work}
             retry: list[Submission] = []
             for future in cf.as_completed(futures):
                 _settle(future, futures[future], attempts, retry, on_result)

@@ -25,6 +25,11 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=
                           trim_blocks=True, lstrip_blocks=True)
 
 
+def render_template(name: str, **context) -> str:
+    """One of templates/ rendered (autoescaped): the pages other stages write (check's mutants.html)."""
+    return _env.get_template(name).render(**context)
+
+
 # -- atomic files ------------------------------------------------------------------------------
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -91,6 +91,20 @@ def expect_grads(grads, what: str, names=None) -> None:
         fail(f"{what}: " + "; ".join(problems))
 
 
+def expect_grads_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1e-3) -> None:
+    """Every gradient the reference has (by name) is present in `got` and close to it."""
+    if isinstance(got, Invalid) or not isinstance(got, dict):
+        fail(f"{what}: expected gradients by name, got {type(got).__name__}")
+    if not isinstance(want, dict):
+        raise TypeError(f"the reference's gradients ({what}) are not a dict")
+    for name, g in want.items():
+        if g is None:
+            continue
+        if got.get(name) is None:
+            fail(f"{what}: gradient never reaches {name}")
+        expect_close(got[name], g, f"{what}: gradient of {name}", atol=atol, rtol=rtol)
+
+
 def expect_speed(result, factor: float, what: str) -> None:
     """A speed test's verdict from judge/timing.SpeedResult: credited only for work the judge
     verified, and within `factor` of the reference's time."""

@@ -14,11 +14,12 @@ from __future__ import annotations
 import json
 import time
 
-from autograder.judge import verdict
+from autograder.judge import generic, verdict
 from autograder.judge.expect import differences
 from autograder.judge.verdict import ProbeFailure, StudentError, Verdict
 from autograder.sandbox.host.launcher import Worker, WorkerGone, WorkerTimeout, Zygote
-from autograder.sandbox.protocol import Raised, WorkerSpec
+from autograder.sandbox.protocol import GENERIC_CALL, Raised, WorkerSpec
+from autograder.wire import Invalid
 
 
 class SandboxedCode:
@@ -111,6 +112,23 @@ class SandboxedCode:
             if wrong:
                 raise ProbeFailure(verdict.unverified(self.unverifiable_reason(), wrong))
         return value
+
+    def call(self, target, *args, **kwargs):
+        """What `target` returns for these arguments, as plain data: target is the name of a function
+        the notebook defines, or generic.module(...); seeded(...) arguments are drawn in the worker."""
+        return self._generic(target, args, kwargs, grads=False)["output"]
+
+    def gradients(self, target, *args, **kwargs) -> dict:
+        """{"output", "grads", and for a module "param_grads"}: a backward pass of a seeded upstream
+        gradient through the output; "grads" by argument ("args[0]", or the keyword), None where
+        no gradient arrived."""
+        return self._generic(target, args, kwargs, grads=True)
+
+    def _generic(self, target, args, kwargs, grads: bool) -> dict:
+        answer = self.probe(GENERIC_CALL, **generic.request(target, args, kwargs, grads))
+        if not isinstance(answer, dict) or "output" not in answer:
+            return {"output": Invalid("the call's answer is not the grader's"), "grads": {}, "param_grads": {}}
+        return answer
 
     def unverifiable_reason(self) -> str:
         """Why this code's answers must be the reference's to count ("" when they need not be)."""

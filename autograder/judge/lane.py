@@ -7,6 +7,7 @@ data; it never writes reports.
 from __future__ import annotations
 
 import gc
+import json
 import shutil
 import tempfile
 import time
@@ -14,13 +15,17 @@ from pathlib import Path
 
 from autograder import wire
 from autograder.assignment import Assignment
+from autograder.authoring import markers
+from autograder.cells import is_test_cell
+from autograder.config import CourseError
 from autograder.judge import figures, source
 from autograder.judge.handles import Reference, SandboxedCode
+from autograder.judge.verdict import ProbeFailure
 from autograder.judge.session import HiddenTestSession
 from autograder.notebook import NotebookError, code_cells, read_notebook
 from autograder.results import Submission, SubmissionResult
 from autograder.sandbox.host.launcher import Zygote
-from autograder.sandbox.protocol import WorkerSpec
+from autograder.sandbox.protocol import GENERIC_CELL, WorkerSpec
 
 
 class Lane:
@@ -28,14 +33,20 @@ class Lane:
         self.assignment = assignment
         self.settings = assignment.settings
         self.scratch_root = Path(tempfile.mkdtemp(prefix="autograder-lane-"))
-        self.zygote = Zygote(list(assignment.probes))
+        try:
+            self.zygote = Zygote(list(assignment.probes))
+        except RuntimeError as exc:  # a probe file that does not load: the message names its file and line
+            raise CourseError(str(exc)) from None
         self._next_spec: WorkerSpec | None = None  # a worker already asked for (Zygote.spawn_ahead)
         self.isolation = self.zygote.capabilities.describe()
         # Hidden on top of everything outside the operating system (sandbox/inside/confine.py):
         # the course and our scratch, in case the machine keeps them somewhere like /usr/local.
         self.hide = (str(assignment.source.parent.parent), str(self.scratch_root))
-        reference = read_notebook(assignment.reference_notebook, self.settings.max_notebook_bytes)
-        self.reference = Reference(self.zygote, self._cells(reference, assignment.notebook),
+        # Its plain-text markers read as metadata, as in the release: its visible test cells never run here.
+        self.reference_data = markers.prepare_bytes(
+            read_notebook(assignment.reference_notebook, self.settings.max_notebook_bytes),
+            str(assignment.reference_notebook))
+        self.reference = Reference(self.zygote, self._cells(self.reference_data, assignment.notebook),
                                    self._spec("reference"), self.settings)
         source.check_rules(assignment.rules, assignment.hidden / "grading.toml")
         self.session = HiddenTestSession(assignment.hidden)  # collected now: a broken test stops the run here
@@ -65,15 +76,16 @@ class Lane:
             return self._grade(Submission(student_id, self.assignment.id, path.name, b""), str(exc))
         return self.grade(Submission(student_id, self.assignment.id, path.name, data))
 
-    def grade(self, submission: Submission) -> SubmissionResult:
-        """Grade one submission's notebook bytes."""
+    def grade(self, submission: Submission, fail_fast: bool = False) -> SubmissionResult:
+        """Grade one submission's notebook bytes. fail_fast: stop at the first test that loses
+        points, and draw no pictures (make check's mutants)."""
         try:
             cells = self._cells(submission.data, submission.notebook)
         except NotebookError as exc:
             return self._grade(submission, str(exc))
-        return self._grade(submission, None, cells)
+        return self._grade(submission, None, cells, fail_fast)
 
-    def _grade(self, submission: Submission, unreadable: str | None, cells=()) -> SubmissionResult:
+    def _grade(self, submission: Submission, unreadable: str | None, cells=(), fail_fast: bool = False) -> SubmissionResult:
         started = time.perf_counter()
         result = SubmissionResult(submission.student_id, self.assignment.id, submission.notebook,
                                   isolation=self.isolation, fingerprint=submission.fingerprint,
@@ -97,8 +109,8 @@ class Lane:
         reference_compute = self.reference.compute_s
         figures_s = 0.0
         try:
-            outcomes, report = self.session.run(code, self.reference, self.settings)
-            if self.figures and result.load_error is None and code.fatal is None:
+            outcomes, report = self.session.run(code, self.reference, self.settings, fail_fast)
+            if self.figures and result.load_error is None and code.fatal is None and not fail_fast:
                 drawing = time.perf_counter()
                 result.figures = figures.render(self.figures, code, self.reference)
                 figures_s = time.perf_counter() - drawing
@@ -116,6 +128,36 @@ class Lane:
                           "total_s": round(total, 4), "compute_s": round(compute, 4),
                           "overhead_s": round(total - compute, 4), "figures_s": round(figures_s, 4)}
         return result
+
+    def visible_tests(self, data: bytes, name: str) -> list[dict]:
+        """Run a notebook's visible test cells (make check: on the solutions and on the bare release),
+        each after the rest of the notebook has loaded, in a sandboxed worker: [{cell, id, passed,
+        line, message}] in notebook order."""
+        data = markers.prepare_bytes(data, name)
+        cells = json.loads(data.decode("utf-8", errors="replace")).get("cells", [])
+        tests = [(number, cell) for number, cell in enumerate(cells, 1) if isinstance(cell, dict)
+                 and cell.get("cell_type") == "code" and is_test_cell(cell)
+                 and not set((cell.get("metadata") or {}).get("tags") or ()) & set(self.settings.skip_tags)]
+        spec = self._spec("visible")
+        code = SandboxedCode(self.zygote, self._cells(data, name), spec, self.settings, budget_s=None)
+        out = []
+        try:
+            for number, cell in tests:
+                label = str(cell["metadata"]["nbgrader"].get("grade_id", ""))
+                source = "".join(cell["source"]) if isinstance(cell["source"], list) else str(cell["source"])
+                try:
+                    answer = code.probe(GENERIC_CELL, number=number, label=label, source=source)
+                except ProbeFailure as exc:
+                    answer = {"passed": False, "error": {"type": exc.status.value, "message": exc.verdict.message}}
+                error = answer.get("error") or {}
+                frames = [f for f in error.get("frames", []) if str(f.get("where", "")).split(" (")[0] == f"cell {number}"]
+                out.append({"cell": number, "id": label, "passed": bool(answer.get("passed")),
+                            "line": frames[-1].get("line") if frames else None,
+                            "message": f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")})
+        finally:
+            code.close()
+            shutil.rmtree(spec.scratch, ignore_errors=True)
+        return out
 
     def reference_results(self) -> bytes:
         """The reference's probe results recorded so far, in the safe wire format: every lane of

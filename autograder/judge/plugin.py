@@ -20,6 +20,7 @@ from autograder.results import Status, TestOutcome
 
 points = pytest.mark.points
 visibility = pytest.mark.visibility
+FAIL_FAST = "an earlier test already lost points"
 
 
 def family_of(nodeid: str) -> str:
@@ -30,9 +31,21 @@ def family_of(nodeid: str) -> str:
 
 def max_points(item) -> float:
     marker = item.get_closest_marker("points")
-    if marker is None or not marker.args:
-        raise pytest.UsageError(f"{item.nodeid}: every hidden test needs @points(n)")
+    if marker is None or not marker.args or not isinstance(marker.args[0], (int, float)) or marker.args[0] < 0:
+        raise pytest.UsageError(without_points([item])[0])
     return float(marker.args[0])
+
+
+def without_points(items) -> list[str]:
+    """One line per hidden test without a valid @points(n): file, line and name."""
+    out = []
+    for item in items:
+        marker = item.get_closest_marker("points")
+        if marker is None or not marker.args or not isinstance(marker.args[0], (int, float)) or marker.args[0] < 0:
+            line = (item.location[1] or 0) + 1
+            out.append(f"{item.path}:{line}: {item.name} has no @points(n); every hidden test needs one "
+                       "(from autograder.judge import points)")
+    return out
 
 
 class JudgePlugin:
@@ -41,9 +54,10 @@ class JudgePlugin:
     def __init__(self, submission=None, reference=None, settings=None):
         self.begin(submission, reference, settings)
 
-    def begin(self, submission, reference, settings) -> None:
+    def begin(self, submission, reference, settings, fail_fast: bool = False) -> None:
         # Underscored: pytest would take attributes named like the fixtures for fixtures.
         self._submission, self._reference, self._settings = submission, reference, settings
+        self._fail_fast = fail_fast
         self.outcomes: dict[str, TestOutcome] = {}
         self._started: dict[str, float] = {}
 
@@ -74,6 +88,8 @@ class JudgePlugin:
     def pytest_runtest_setup(self, item):
         self._started[item.nodeid] = time.perf_counter()
         expect.NOTES.clear()
+        if self._fail_fast and any(o.score < o.max_score for o in self.outcomes.values()):
+            pytest.skip(FAIL_FAST)
         facts = getattr(self._submission, "source", None)
         if facts is None:
             return
@@ -95,6 +111,8 @@ class JudgePlugin:
         most = max_points(item)
         if report.passed:
             v = verdict.passed("; ".join(expect.NOTES))
+        elif report.skipped and self._fail_fast:
+            return  # not run: an earlier test already lost points
         elif report.skipped:
             v = verdict.skipped()
         else:

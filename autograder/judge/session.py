@@ -19,6 +19,7 @@ import contextlib
 import io
 import os
 import queue
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.config import CourseError
 from autograder.judge.plugin import JudgePlugin
 from autograder.judge.pytest_adapter import SubmissionReport, forget_test_reports
 from autograder.results import Status, TestOutcome
@@ -38,11 +40,30 @@ class SessionError(RuntimeError):
     instructor's problem, never a student's."""
 
 
+class HiddenTestsError(SessionError, CourseError):
+    """The hidden tests do not collect: one line per problem, naming the file and line."""
+
+
+def one_line(text: str, folder: Path) -> str:
+    """`file:line: the exception` from a traceback's text: the last place in `folder`, the last error line."""
+    places = re.findall(r'File "([^"]+\.py)", line (\d+)|(\S+\.py):(\d+)', text)
+    where = [(a or c, b or d) for a, b, c, d in places if str(folder) in (a or c) or not Path(a or c).is_absolute()]
+    errors = [line.strip().removeprefix("E").strip() for line in text.splitlines()
+              if line.startswith("E ") or re.match(r"^\w*(Error|Exception)\b", line.strip())]
+    error = errors[-1] if errors else (text.strip().splitlines() or ["(no message)"])[-1].strip()
+    if not where:
+        return error
+    path, line = where[-1]
+    path = Path(path) if Path(path).is_absolute() else folder / path
+    return f"{path}:{line}: {error}"
+
+
 @dataclass
 class _Job:
     submission: object
     reference: object
     settings: object
+    fail_fast: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     report: dict | None = None
@@ -59,17 +80,23 @@ class HiddenTestSession:
         self._jobs: queue.Queue = queue.Queue()
         self._ready = threading.Event()
         self._failure = ""
+        self._authoring: list[str] = []  # one line per hidden test file that does not collect, or test without points
+        self._seconds: dict[str, float] = {}  # node id -> how long the test last took, to run cheap ones first
         self._thread = threading.Thread(target=self._serve, name=f"pytest {self.hidden}", daemon=True)
         self._thread.start()
         self._ready.wait()
+        if self._authoring:
+            raise HiddenTestsError("\n".join(dict.fromkeys(self._authoring)))
         if self._failure:
             raise SessionError(self._failure)
 
     # -- the lane's side ---------------------------------------------------------------------
 
-    def run(self, submission, reference, settings) -> tuple[dict[str, TestOutcome], dict]:
-        """Run every hidden test against these handles; (outcomes by node id, pytest-json-report)."""
-        job = _Job(submission, reference, settings)
+    def run(self, submission, reference, settings, fail_fast: bool = False) -> tuple[dict[str, TestOutcome], dict]:
+        """Run every hidden test against these handles; (outcomes by node id, pytest-json-report).
+        With fail_fast, the tests after the first that loses points are skipped and not reported
+        (make check's mutants: whether a mutant is caught, and by which test, is all that counts)."""
+        job = _Job(submission, reference, settings, fail_fast)
         if not self._thread.is_alive():
             raise SessionError(self._failure or f"{self.hidden}: the hidden tests' session has ended")
         self._jobs.put(job)
@@ -127,10 +154,22 @@ class HiddenTestSession:
         return (f"{self.hidden}: the hidden tests could not run ({what}):\n"
                 f"{self.output.getvalue()[-3000:]}")
 
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self._authoring.append(one_line(str(report.longreprtext), self.hidden))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items) -> None:
+        """Every hidden test needs @points(n): all the tests without, one line each, before anything runs."""
+        from autograder.judge.plugin import without_points
+
+        self._authoring += without_points(items)
+
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session) -> bool:
-        if session.testsfailed:  # collection errors: as pytest itself, refuse to run anything
-            raise session.Interrupted(f"{session.testsfailed} error(s) while collecting the hidden tests")
+        if session.testsfailed or self._authoring:  # collection errors: as pytest itself, refuse to run anything
+            raise session.Interrupted(f"{session.testsfailed or len(self._authoring)} error(s) while collecting "
+                                      "the hidden tests")
         sys.stdout, sys.stderr = self._streams
         self._ready.set()
         while True:
@@ -148,13 +187,16 @@ class HiddenTestSession:
         self.output.seek(0)
         self.output.truncate()
         forget_test_reports(session)
-        self.judge.begin(job.submission, job.reference, job.settings)
+        self.judge.begin(job.submission, job.reference, job.settings, job.fail_fast)
         json_report = SubmissionReport(session)
         items = session.items
+        if job.fail_fast:  # the cheapest tests first: a mutant is usually caught long before the speed tests
+            items = sorted(items, key=lambda item: self._seconds.get(item.nodeid, 0.0))
         # While the tests run the lane thread only waits: what they print goes to the buffer.
         with contextlib.redirect_stdout(self.output), contextlib.redirect_stderr(self.output):
             for i, item in enumerate(items):
                 nextitem = items[i + 1] if i + 1 < len(items) else None  # None: tear every fixture down
                 item.config.hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         outcomes = dict(self.judge.outcomes)
+        self._seconds.update({name: o.duration_s for name, o in outcomes.items()})
         return outcomes, json_report.finish(any(t.status is not Status.PASSED for t in outcomes.values()))

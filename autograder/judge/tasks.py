@@ -22,6 +22,7 @@ REFERENCE_ID = "__reference__"
 _LANES: dict = {}        # (course root, assignment id) -> Lane, warm for the process's life
 _LOADED: set = set()     # (course root, assignment id, digest of the reference results) in use
 _FINGERPRINTS: dict = {}  # (course root, assignment id) -> this process's grader fingerprint
+_FAILED: dict = {}       # (course root, assignment id) -> why its lane could not be built here
 
 
 def close_lanes() -> None:
@@ -33,6 +34,8 @@ def close_lanes() -> None:
 
 def lane_for(root: str, assignment_id: str):
     key = (root, assignment_id)
+    if key in _FAILED:
+        raise _FAILED[key]
     if key not in _LANES:
         if not _LANES:
             # A pool process ends through os._exit, where atexit never runs; multiprocessing's
@@ -45,25 +48,38 @@ def lane_for(root: str, assignment_id: str):
 
 
 def warm(root: str, assignment_id: str) -> None:
-    """Executor initializer: build the lane before the first task arrives."""
-    lane_for(root, assignment_id)
+    """Executor initializer: build the lane before the first task arrives. A lane that cannot be
+    built (hidden tests that do not collect, probes that do not load) is the first task's error,
+    where the coordinator reads it, rather than a pool broken without a word."""
+    try:
+        lane_for(root, assignment_id)
+    except CourseError as exc:
+        _FAILED[(root, assignment_id)] = exc
 
 
 def reference_check(root: str, assignment_id: str) -> tuple[str, bytes]:
     """Grade the reference as a student; returns its result (JSON) and its probe results (wire frame)."""
     lane = lane_for(root, assignment_id)
-    result = lane.grade_file(REFERENCE_ID, lane.assignment.reference_notebook)
+    a = lane.assignment
+    result = lane.grade(Submission(REFERENCE_ID, a.id, a.notebook, lane.reference_data))
     return json.dumps(result.to_dict()), lane.reference_results()
 
 
-def grade_batch(root: str, assignment_id: str, reference_frame: bytes, batch: list[Submission]) -> list[str]:
-    """Grade a batch in this lane, one submission after another; JSON text per submission."""
+def visible_tests(root: str, assignment_id: str, data: bytes, name: str) -> str:
+    """Run a notebook's visible test cells in this lane's sandbox; JSON (judge/lane.Lane.visible_tests)."""
+    return json.dumps(lane_for(root, assignment_id).visible_tests(data, name))
+
+
+def grade_batch(root: str, assignment_id: str, reference_frame: bytes, batch: list[Submission],
+                fail_fast: bool = False) -> list[str]:
+    """Grade a batch in this lane, one submission after another; JSON text per submission
+    (fail_fast: lane.Lane.grade's, for make check's mutants)."""
     lane = lane_for(root, assignment_id)
     digest = (root, assignment_id, hashlib.sha256(reference_frame).hexdigest())
     if digest not in _LOADED:
         lane.use_reference_results(reference_frame)
         _LOADED.add(digest)
-    return [json.dumps(lane.grade(s).to_dict()) for s in batch]
+    return [json.dumps(lane.grade(s, fail_fast).to_dict()) for s in batch]
 
 
 # -- in a Dask worker (coordinator/cluster.py sends these) ----------------------------------------

@@ -97,8 +97,17 @@ def _agree(got, want, rounds: int | None = None) -> bool:
                for x, y, n in zip(a, b, norms))
 
 
-def compare_speed(submission, reference, probe: str, factor: float, settings, **args) -> SpeedResult:
-    """Time `probe` on the submission and on the reference, interleaved (see the module's doc)."""
+def _what(probe, args: dict) -> tuple[str, dict]:
+    """A probe's name and arguments: a timed probe of the assignment's, or a generic.timed(...) call."""
+    if isinstance(probe, str):
+        return probe, args
+    return probe.probe, {**probe.args, **args}
+
+
+def compare_speed(submission, reference, probe, factor: float, settings, **args) -> SpeedResult:
+    """Time `probe` (a timed probe's name, or generic.timed(...)) on the submission and on the
+    reference, interleaved (see the module's doc)."""
+    probe, args = _what(probe, args)
     cal = calibrate(reference, probe, settings.speed_call_s, **args)
     n = cal.iters
     result = SpeedResult(iters=n)
@@ -145,11 +154,12 @@ def _recheck(submission, probe: str, mismatched: list) -> str:
     return ""
 
 
-def time_forward_once(submission, reference, probe: str, limit_s: float, **args) -> tuple[float, str]:
+def time_forward_once(submission, reference, probe, limit_s: float, **args) -> tuple[float, str]:
     """(the fastest timed single call, problem): the guide's absolute bound, in wall time. The first
     call builds the module; a second is timed, and a third only when the second is over the limit
     (load on a shared machine only ever makes a pass slower). The counted call's answer is checked
     against the reference's for its seed."""
+    probe, args = _what(probe, args)
     calls = []
     for _ in range(3):
         call = dict(args, seed=_seed(), iters=1, check=_seed())

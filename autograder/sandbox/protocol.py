@@ -24,6 +24,11 @@ from dataclasses import dataclass
 
 from autograder.results import LoadIssue
 
+# The generic probes every zygote serves (sandbox/inside/generic.py; judge/generic.py builds their
+# requests): names no probe function can have, so an assignment's own probes never clash with them.
+# generic.cell runs a notebook's visible test cell (make check, on the reference and the release).
+GENERIC_CALL, GENERIC_TIMED, GENERIC_CELL = "generic.call", "generic.timed", "generic.cell"
+
 # Keeper exit codes beyond a plain exit status (0..127) and a signal (128 + signal).
 EXIT_MEMORY = 200
 EXIT_SANDBOX = 201   # a layer the probe promised could not be applied: fail closed

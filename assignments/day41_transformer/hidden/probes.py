@@ -3,6 +3,8 @@
 Every input, weight and upstream gradient comes from the `seed` argument, so the student's
 worker and the reference's worker compute on identical numbers. Probes never judge.
 """
+import os
+
 import torch
 
 from autograder.sandbox.inside.probekit import (ContractError, need, param_grads, probe, randint, randn,
@@ -15,7 +17,8 @@ MODEL_PARTS = ("embedding", "pos_encoding", "layers", "classifier")
 
 
 def make_mask(kind, seed, B, T_q, T_k, lead=()):
-    """A 0/1 mask. padding: (B, 1, T_k); causal: (T_q, T_k); random and full_row: (*lead, T_q, T_k)."""
+    """A 0/1 mask. padding: (B, 1, T_k); causal: (T_q, T_k); per_query: (B, T_q, T_k); random and
+    full_row: (*lead, T_q, T_k)."""
     if kind is None:
         return None
     g = torch.Generator().manual_seed(seed + 7)
@@ -25,7 +28,8 @@ def make_mask(kind, seed, B, T_q, T_k, lead=()):
         return (torch.arange(T_k) < lengths[:, None]).long().unsqueeze(1)  # (B, 1, T_k)
     if kind == "causal":
         return torch.tril(torch.ones(T_q, T_k, dtype=torch.long))
-    if kind in ("random", "full_row"):
+    if kind in ("random", "full_row", "per_query"):
+        lead = (B,) if kind == "per_query" else lead
         m = (torch.rand(*lead, T_q, T_k, generator=g) < 0.6).long()
         m[..., 0] = 1  # every row keeps at least one key
         if kind == "full_row":
@@ -149,12 +153,15 @@ def positional(student, seed, d_model, T, B, max_len=5000):
 # -- encoder layer ----------------------------------------------------------------------------
 
 @probe
-def encoder(student, seed, d_model, num_heads, d_ff, B, T, mask=None, grad=False, dropout=0.1):
+def encoder(student, seed, d_model, num_heads, d_ff, B, T, mask=None, grad=False, dropout=0.1, train=False):
+    """The encoder layer with seeded weights, in eval mode (train=True: training mode, where only
+    dropout=0 or 1 gives the same numbers for any correct code)."""
     cls = need(student, "TransformerEncoderLayer")
     layer = cls(d_model, num_heads, d_ff, dropout)
     require_submodules(layer, ENCODER_PARTS, "TransformerEncoderLayer")
     seed_parameters(layer, seed)
-    layer.eval()
+    layer.train(train)
+    torch.manual_seed(seed)
     x = randn(seed + 1, B, T, d_model).requires_grad_(grad)
     m = make_mask(mask, seed, B, T, T)
     output = layer(x, m) if m is not None else layer(x)
@@ -183,9 +190,13 @@ def build_model(student, seed, vocab_size, d_model, num_heads, num_layers, d_ff,
 
 @probe
 def model(student, seed, vocab_size, d_model, num_heads, num_layers, d_ff, num_classes, B, T,
-          padding=False, grad=False):
-    net = build_model(student, seed, vocab_size, d_model, num_heads, num_layers, d_ff, num_classes)
-    net.eval()
+          padding=False, grad=False, dropout=0.1, train=False):
+    """The model with seeded weights on seeded tokens, in eval mode (train=True: training mode, where
+    only dropout=0 or 1 gives the same numbers for any correct code)."""
+    net = build_model(student, seed, vocab_size, d_model, num_heads, num_layers, d_ff, num_classes,
+                      dropout=dropout)
+    net.train(train)
+    torch.manual_seed(seed)
     x = randint(seed + 1, vocab_size, B, T)
     mask = None
     if padding:
@@ -285,3 +296,19 @@ def time_forward(student, what, seed, iters, check, work=True, grad=False, **sha
 @probe
 def causal(student, T):
     return {"mask": need(student, "causal_mask")(T)}
+
+
+@probe
+def plot(student, seed, T_q=5, T_k=7, title=None):
+    """plot_attention on seeded weights that require grad (as attention weights often do), saved in
+    the worker's scratch: what it returned, and the bytes of the file it wrote (judged by the judge)."""
+    fn = need(student, "plot_attention")
+    weights = torch.softmax(randn(seed, T_q, T_k).requires_grad_(True), dim=-1)
+    path = os.path.join(os.getcwd(), f"attention-{seed}.png")
+    returned = fn(weights, path, title=title) if title is not None else fn(weights, path)
+    data = b""
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            data = f.read(8 << 20)
+    return {"returned": returned if isinstance(returned, str) else type(returned).__name__, "path": path,
+            "file": torch.frombuffer(bytearray(data), dtype=torch.uint8) if data else None}

@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from autograder.judge import expect_close, expect_shape, fail, points
+from autograder.judge import expect_close, expect_finite, expect_shape, fail, points
 
 TORCH_MHA = "torch.nn.modules.activation.MultiheadAttention"
 
@@ -42,8 +42,8 @@ def test_mha_cross_attention_matches_reference(submission, reference):
 
 @points(1)
 def test_mha_masked_matches_reference(submission, reference):
-    """With a (B, 1, T_k) padding mask and with a (T, T) causal mask, is your output the reference's?"""
-    for mask, T_k in (("padding", 9), ("causal", 5)):
+    """With a (B, 1, T_k) padding mask, a (T, T) causal mask and a (B, T_q, T_k) mask, is your output the reference's?"""
+    for mask, T_k in (("padding", 9), ("causal", 5), ("per_query", 7)):
         args = dict(seed=35, d_model=32, num_heads=4, B=3, T_q=5, T_k=T_k, mask=mask)
         expect_close(submission.probe("mha", **args)["output"], reference.probe("mha", **args)["output"],
                      f"multi-head attention output with a {mask} mask")
@@ -106,9 +106,47 @@ def test_encoder_masked_matches_reference(submission, reference):
                  "masked encoder layer output")
 
 
+@points(1)
+def test_encoder_dropout_in_training_mode(submission, reference):
+    """In training mode with dropout=1.0, where each sublayer's dropped output vanishes and only the residual
+    goes on through the LayerNorms, is your encoder layer's output the reference's?"""
+    args = dict(seed=43, d_model=32, num_heads=4, d_ff=64, B=2, T=6, dropout=1.0, train=True)
+    got = expect_finite(expect_shape(submission.probe("encoder", **args)["output"], (2, 6, 32),
+                                     "training-mode encoder output"), "training-mode encoder output")
+    want = reference.probe("encoder", **args)["output"]
+    if bool(torch.allclose(got.double(), want.double(), atol=1e-4, rtol=1e-4)):
+        return
+    what = "in training mode with dropout=1.0, your encoder layer's output differs from the reference's"
+    if float(got.abs().max()) == 0:
+        fail(f"{what}: it is all zeros, so the residual was dropped too: dropout is applied after a LayerNorm "
+             "(or to x + sublayer(x)); the contract is LayerNorm(x + Dropout(sublayer(x)))")
+    if bool(torch.allclose(got, submission.probe("encoder", **dict(args, train=False))["output"], atol=1e-6)):
+        fail(f"{what}: it is the same as in eval mode, so no dropout was applied to the sublayer outputs")
+    fail(what)
+
+
 @points(2)
 def test_model_matches_reference(submission, reference):
     """In eval mode with the same weights, are your model's logits the reference's?"""
     args = dict(seed=42, vocab_size=40, d_model=32, num_heads=4, num_layers=2, d_ff=64, num_classes=3, B=4, T=9)
     expect_close(submission.probe("model", **args)["output"], reference.probe("model", **args)["output"],
                  "SimpleTransformer logits")
+
+
+@points(1)
+def test_model_masked_matches_reference(submission, reference):
+    """With a (B, T) padding mask (one sequence of a single token among them), are your logits the reference's:
+    padding neither attended to nor averaged?"""
+    args = dict(seed=44, vocab_size=30, d_model=16, num_heads=2, num_layers=2, d_ff=32, num_classes=3, B=5, T=8,
+                padding=True)
+    expect_close(submission.probe("model", **args)["output"], reference.probe("model", **args)["output"],
+                 "SimpleTransformer logits with a padding mask")
+
+
+@points(1)
+def test_model_dropout_in_training_mode(submission, reference):
+    """In training mode with dropout=1.0 everywhere (the positional encoding's too), are your logits the reference's?"""
+    args = dict(seed=45, vocab_size=30, d_model=16, num_heads=2, num_layers=2, d_ff=32, num_classes=3, B=3, T=6,
+                dropout=1.0, train=True)
+    expect_close(submission.probe("model", **args)["output"], reference.probe("model", **args)["output"],
+                 "training-mode SimpleTransformer logits with dropout=1.0")

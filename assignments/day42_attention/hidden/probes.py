@@ -157,9 +157,11 @@ def mha(student, seed, d_model, num_heads, B, T_q, T_k, mask=None, grad=False):
 
 @probe
 def decoder(student, seed, d_model, num_heads, d_ff, B, T, S, tgt_mask=None, memory_mask=None, grad=False,
-            dropout=0.1):
-    """One eval-mode forward (and backward) of the decoder layer with seeded weights and inputs."""
-    layer = build_decoder(student, seed, d_model, num_heads, d_ff, dropout).eval()
+            dropout=0.1, train=False):
+    """One forward (and backward) of the decoder layer with seeded weights and inputs, in eval mode
+    (train=True: training mode, where only dropout=0 or 1 gives the same numbers for any correct code)."""
+    layer = build_decoder(student, seed, d_model, num_heads, d_ff, dropout).train(train)
+    torch.manual_seed(seed)
     x, memory = _decoder_inputs(seed, B, T, S, d_model, grad)
     output = _call_decoder(layer, x, memory, tgt_mask_for(student, tgt_mask, seed, B, T),
                            memory_mask_for(memory_mask, seed, B, T, S))
@@ -178,18 +180,20 @@ def decoder(student, seed, d_model, num_heads, d_ff, B, T, S, tgt_mask=None, mem
 
 @probe
 def decoder_future(student, seed, d_model, num_heads, d_ff, B, T, S, tgt_mask, cuts):
-    """For each t in `cuts`: the output with x unchanged, and with x replaced after position t."""
+    """For each t in `cuts`: the output with x unchanged, and with x replaced after position t; and
+    the attention weights of the unchanged run (what tells where a leak comes from)."""
     layer = build_decoder(student, seed, d_model, num_heads, d_ff).eval()
     x, memory = _decoder_inputs(seed, B, T, S, d_model)
     mask = tgt_mask_for(student, tgt_mask, seed, B, T)
     with torch.no_grad():
         base = _call_decoder(layer, x, memory, mask, None)
+        weights = {"self_weights": _weights(layer.self_attn), "cross_weights": _weights(layer.cross_attn)}
         changed = []
         for i, t in enumerate(cuts):
             x2 = x.clone()
             x2[:, t + 1:] = randn(seed + 50 + i, B, T - t - 1, d_model) * 3
             changed.append(_call_decoder(layer, x2, memory, mask, None))
-    return {"base": base, "changed": changed}
+    return {"base": base, "changed": changed, **weights}
 
 
 @probe
@@ -376,9 +380,15 @@ def entropy_input(kind, seed, lead, heads, T_q, T_k):
 
 
 @probe
-def entropy(student, kind, seed=0, lead=(2,), heads=4, T_q=5, T_k=7):
+def entropy(student, kind, seed=0, lead=(2,), heads=4, T_q=5, T_k=7, floor=0.0):
+    """attention_entropy of the weights `kind`; with floor > 0, every weight raised to at least
+    `floor` and the rows renormalised (the same weights without exact zeros)."""
     fn = need(student, "attention_entropy")
-    return {"entropy": fn(entropy_input(kind, seed, tuple(lead), heads, T_q, T_k))}
+    weights = entropy_input(kind, seed, tuple(lead), heads, T_q, T_k)
+    if floor:
+        weights = weights.clamp(min=floor)
+        weights = weights / weights.sum(-1, keepdim=True)
+    return {"entropy": fn(weights)}
 
 
 # -- speed ------------------------------------------------------------------------------------

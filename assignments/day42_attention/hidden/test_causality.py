@@ -1,7 +1,8 @@
 """Causality: with the causal mask, no output position depends on a later input position.
 
 Each check compares your decoder with itself (outputs before and after changing the future) and
-makes sure the reference has the same property, so it tests the property, not exact values.
+makes sure the reference has the same property, so it tests the property, not exact values. A
+failure names its cause only where `diagnose` (conftest.py) tells it apart.
 """
 import torch
 
@@ -23,6 +24,10 @@ def _future_check(got, what):
     return None
 
 
+def _with_cause(observed, cause):
+    return f"{observed}: {cause}" if cause else observed
+
+
 def _reference_holds(message):
     if message is not None:
         raise RuntimeError(f"the reference does not have the property it is checked for: {message}")
@@ -38,27 +43,27 @@ def test_causal_mask_matches_reference(submission, reference):
 
 
 @points(2)
-def test_decoder_honours_tgt_mask(submission, reference):
+def test_decoder_honours_tgt_mask(submission, reference, diagnose):
     """Given a causal tgt_mask, do outputs at positions <= t stay the same when only inputs after t change?"""
     args = dict(seed=61, tgt_mask="causal", cuts=CUTS, **DECODER)
     _reference_holds(_future_check(reference.probe("decoder_future", **args), "reference"))
     message = _future_check(submission.probe("decoder_future", **args), "with a lower-triangular tgt_mask")
     if message:
-        fail(message + ": pass tgt_mask to self_attn")
+        fail(_with_cause(message, diagnose.future_leak("decoder_future", args)))
 
 
 @points(3)
-def test_decoder_with_your_causal_mask_hides_the_future(submission, reference):
+def test_decoder_with_your_causal_mask_hides_the_future(submission, reference, diagnose):
     """With tgt_mask = your causal_mask(T), do outputs at positions <= t ignore every input after t?"""
     args = dict(seed=62, tgt_mask="student", cuts=CUTS, **DECODER)
     _reference_holds(_future_check(reference.probe("decoder_future", **args), "reference"))
     message = _future_check(submission.probe("decoder_future", **args), "with tgt_mask = causal_mask(T)")
     if message:
-        fail(message + ": check causal_mask (1 where key j <= query i) and that tgt_mask reaches self_attn")
+        fail(_with_cause(message, diagnose.future_leak("decoder_future", args)))
 
 
 @points(2)
-def test_decoder_gradients_do_not_reach_the_past(submission, reference):
+def test_decoder_gradients_do_not_reach_the_past(submission, reference, diagnose):
     """With your causal_mask, is the gradient of output position t with respect to every later input position zero?"""
     args = dict(seed=63, **DECODER)
     want = expect_tensor(reference.probe("decoder_future_grads", **args)["table"], "reference gradient table")
@@ -71,8 +76,9 @@ def test_decoder_gradients_do_not_reach_the_past(submission, reference):
     scale = float(torch.diagonal(got).abs().max()) or 1.0
     if float(future.max()) > 1e-7 * scale:
         t, s = divmod(int(future.argmax()), got.shape[1])
-        fail(f"the output at position {t} has a non-zero gradient with respect to the input at position {s}, "
-             "a later position: the future leaks into the past (check causal_mask and tgt_mask)")
+        cause = diagnose.future_leak("decoder_future", dict(seed=63, tgt_mask="student", cuts=CUTS, **DECODER))
+        fail(_with_cause(f"the output at position {t} has a non-zero gradient with respect to the input at position "
+                         f"{s}, a later position: the future leaks into the past", cause))
 
 
 @points(2)

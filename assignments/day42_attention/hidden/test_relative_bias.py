@@ -4,12 +4,37 @@ import torch
 from autograder.judge import expect_close, expect_shape, fail, points
 
 
-def _index_table(h, D, T_q, T_k):
-    """The expected output when weight[r, h] = 100 * r + h: row r = clip(j - i, -D, D) + D."""
+def _rows(D, T_q, T_k, sign=1):
+    """(T_q, T_k): the table row of each (query i, key j), clip(sign * (j - i), -D, D) + D."""
     i = torch.arange(T_q)[:, None]
     j = torch.arange(T_k)[None, :]
-    rows = (j - i).clamp(-D, D) + D  # (T_q, T_k)
-    return (100 * rows)[None].float() + torch.arange(h, dtype=torch.float32)[:, None, None]
+    return (sign * (j - i)).clamp(-D, D) + D
+
+
+def _index_table(h, D, T_q, T_k, sign=1):
+    """The expected output when weight[r, h] = 100 * r + h: row r = clip(j - i, -D, D) + D."""
+    return (100 * _rows(D, T_q, T_k, sign))[None].float() + torch.arange(h, dtype=torch.float32)[:, None, None]
+
+
+def lookup_problem(got, h, D, T_q, T_k):
+    """What is wrong with a lookup on the index table (weight[r, h] = 100 * r + h), or None: a cause
+    where the output tells it apart (the mirrored distance, the head dimension moved by a reshape),
+    else the first entry that differs and where it came from."""
+    got, want = got.float(), _index_table(h, D, T_q, T_k)
+    if torch.equal(got, want):
+        return None
+    if torch.equal(got, _index_table(h, D, T_q, T_k, sign=-1)):
+        return "the bias uses the distance i - j; the contract is j - i (key position j minus query position i)"
+    if torch.equal(got, want.permute(1, 2, 0).reshape(h, T_q, T_k)):
+        return ("the lookup's (T_q, T_k, h) result is reshaped to (h, T_q, T_k) with .view or .reshape, which mixes "
+                "heads and positions; move the head dimension first with .permute(2, 0, 1)")
+    hh, i, j = (int(k) for k in (got != want).nonzero()[0])
+    value = float(got[hh, i, j])
+    row, column = divmod(value, 100)
+    source = (f"bias.weight[{int(row)}, {int(column)}]" if value.is_integer() and 0 <= column < h
+              and 0 <= row <= 2 * D else "no entry of the table")
+    return (f"out[{hh}, {i}, {j}] (query {i}, key {j}: distance j - i = {j - i}) should be "
+            f"bias.weight[{int(_rows(D, T_q, T_k)[i, j])}, {hh}], and is {source}")
 
 
 @points(2)
@@ -28,26 +53,26 @@ def test_relative_bias_looks_up_distance_j_minus_i(submission):
     h, D, T = 3, 4, 5  # every distance j - i is within [-D, D]: nothing is clipped
     got = expect_shape(submission.probe("relative_bias", seed=0, num_heads=h, max_distance=D, T_q=T, T_k=T,
                                         table="index")["output"], (h, T, T), f"RelativePositionBias({h}, {D})({T}, {T})")
-    want = _index_table(h, D, T, T)
-    if not torch.equal(got.float(), want):
-        if torch.equal(got.float(), want.transpose(1, 2)):
-            fail("the bias uses the distance i - j; the contract is j - i (key position j minus query position i)")
-        if not torch.equal(torch.remainder(got.float(), 100), torch.remainder(want, 100)):
-            fail("entry [h, i, j] does not come from column h of the table: the lookup gives (T_q, T_k, h); "
-                 "move the head dimension first with .permute(2, 0, 1), not with .view or .reshape")
-        fail("out[h, i, j] should be bias.weight[(j - i) + max_distance, h] for query i and key j")
+    problem = lookup_problem(got, h, D, T, T)
+    if problem:
+        fail(problem)
 
 
 @points(2)
 def test_relative_bias_is_clipped(submission):
     """Beyond max_distance, do all farther keys share the last bucket (rows 0 and 2D of the table)?"""
     for h, D, T_q, T_k in [(2, 2, 9, 9), (3, 3, 4, 12), (1, 1, 3, 5)]:
+        what = f"RelativePositionBias({h}, max_distance={D})({T_q}, {T_k})"
         got = expect_shape(submission.probe("relative_bias", seed=0, num_heads=h, max_distance=D, T_q=T_q, T_k=T_k,
-                                            table="index")["output"], (h, T_q, T_k),
-                           f"RelativePositionBias({h}, {D})({T_q}, {T_k})")
-        if not torch.equal(got.float(), _index_table(h, D, T_q, T_k)):
-            fail(f"RelativePositionBias({h}, max_distance={D})({T_q}, {T_k}): distances j - i beyond +-max_distance "
-                 "must be clipped to +-max_distance (clamp) before the lookup: row clip(j - i, -D, D) + D")
+                                            table="index")["output"], (h, T_q, T_k), what)
+        problem = lookup_problem(got, h, D, T_q, T_k)
+        if problem is None:
+            continue
+        near = (torch.arange(T_k)[None, :] - torch.arange(T_q)[:, None]).abs() <= D  # where clipping changes nothing
+        if torch.equal(got.float()[:, near], _index_table(h, D, T_q, T_k)[:, near]):
+            fail(f"{what}: within max_distance the lookup is right, beyond it is not: distances j - i beyond "
+                 "+-max_distance must be clipped to +-max_distance (clamp) before the lookup")
+        fail(f"{what}: {problem}")
 
 
 @points(1)

@@ -4,6 +4,7 @@ import torch
 from autograder.judge import expect_close, expect_finite, expect_shape, fail, points
 
 DECODER = dict(d_model=32, num_heads=4, d_ff=64, B=3, T=6, S=8)
+MASK_SHAPES = {"padding": "(B, 1, S)", "per_query": "(B, T, S)"}
 
 
 def _expect_distribution(weights, what):
@@ -12,32 +13,43 @@ def _expect_distribution(weights, what):
         fail(f"{what}: some weights are negative; softmax gives values in [0, 1]")
     sums = w.double().sum(-1)
     if float((sums - 1).abs().max()) > 1e-4:
-        fail(f"{what}: a query's weights do not sum to 1; apply softmax over the keys (the last dimension)")
+        other = next((d for d in range(w.dim() - 1) if float((w.double().sum(d) - 1).abs().max()) <= 1e-4), None)
+        fail(f"{what}: a query's weights do not sum to 1 over the keys (the last dimension)"
+             + (f"; they sum to 1 over dimension {other}: the softmax is taken over the wrong dimension"
+                if other is not None else ""))
     return w
 
 
+def _with_cause(observed, cause):
+    return f"{observed}: {cause}" if cause else observed
+
+
 @points(2)
-def test_decoder_self_attention_is_causal(submission):
+def test_decoder_self_attention_is_causal(submission, diagnose):
     """With a causal tgt_mask, are the self-attention weights distributions with no weight on later positions?"""
-    got = submission.probe("decoder", seed=11, tgt_mask="causal", **DECODER)
+    args = dict(seed=11, tgt_mask="causal", **DECODER)
+    got = submission.probe("decoder", **args)
     w = _expect_distribution(expect_shape(got["self_weights"], (3, 4, 6, 6), "self_attn.attention_weights"),
                              "self-attention weights")
-    if float(torch.triu(w.double(), diagonal=1).max()) > 1e-6:
-        fail("self-attention weights: a target position attends to a later one although tgt_mask forbids it; "
-             "pass tgt_mask to self_attn")
+    later = float(torch.triu(w.double(), diagonal=1).max())
+    if later > 1e-6:
+        fail(_with_cause(f"self-attention weights: a target position gives weight {later:.3g} to a later one although "
+                         "tgt_mask hides it", diagnose.future_leak("decoder", args)))
 
 
 @points(2)
-def test_decoder_cross_attention_respects_memory_mask(submission, reference):
+def test_decoder_cross_attention_respects_memory_mask(submission, reference, diagnose):
     """Are the cross-attention weights distributions over the memory, with no weight where memory_mask == 0?"""
     for kind in ("padding", "per_query"):
         args = dict(seed=12, memory_mask=kind, **DECODER)
         w = _expect_distribution(expect_shape(submission.probe("decoder", **args)["cross_weights"], (3, 4, 6, 8),
-                                              "cross_attn.attention_weights"), "cross-attention weights")
+                                              "cross-attention weights (queries from x, keys from memory)"),
+                                 "cross-attention weights")
         hidden = reference.probe("decoder", **args)["cross_weights"] == 0  # where the mask is 0
-        if float(w.double()[hidden].max()) > 1e-6:
-            fail(f"cross-attention weights with a {'(B, 1, S)' if kind == 'padding' else '(B, T, S)'} memory_mask: "
-                 "a masked memory position gets weight; pass memory_mask to cross_attn")
+        masked = float(w.double()[hidden].max())
+        if masked > 1e-6:
+            fail(_with_cause(f"cross-attention weights with a {MASK_SHAPES[kind]} memory_mask: a masked memory "
+                             f"position gets weight {masked:.3g}", diagnose.memory_mask(args)))
 
 
 @points(1)

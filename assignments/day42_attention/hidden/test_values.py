@@ -1,5 +1,7 @@
 """Values: with the same weights and inputs, the decoder layer computes what the reference computes."""
-from autograder.judge import expect_close, fail, points
+import torch
+
+from autograder.judge import expect_close, expect_finite, expect_shape, fail, points
 
 TORCH_MHA = "torch.nn.modules.activation.MultiheadAttention"
 TORCH_DECODER = "torch.nn.modules.transformer.TransformerDecoderLayer"
@@ -47,6 +49,25 @@ def test_decoder_dropout_is_off_in_eval_mode(submission, reference):
     expect_close(submission.probe("decoder", **args)["output"], first, "a second eval-mode run", atol=0, rtol=0,
                  against="the first run")
     expect_close(first, reference.probe("decoder", **args)["output"], "eval-mode decoder layer output")
+
+
+@points(1)
+def test_decoder_dropout_in_training_mode(submission, reference):
+    """In training mode with dropout=1.0, where each sublayer's dropped output vanishes and only the residual
+    goes on through the LayerNorms, is your output the reference's?"""
+    args = dict(seed=38, B=2, T=5, S=6, dropout=1.0, train=True, **DECODER)
+    got = expect_finite(expect_shape(submission.probe("decoder", **args)["output"], (2, 5, DECODER["d_model"]),
+                                     "training-mode decoder output"), "training-mode decoder output")
+    want = reference.probe("decoder", **args)["output"]
+    if bool(torch.allclose(got.double(), want.double(), atol=1e-4, rtol=1e-4)):
+        return
+    what = "in training mode with dropout=1.0, your decoder layer's output differs from the reference's"
+    if float(got.abs().max()) == 0:
+        fail(f"{what}: it is all zeros, so the residual was dropped too: dropout is applied after a LayerNorm "
+             "(or to x + sublayer(x)); the contract is LayerNorm(x + Dropout(sublayer(x)))")
+    if bool(torch.allclose(got, submission.probe("decoder", **dict(args, train=False))["output"], atol=1e-6)):
+        fail(f"{what}: it is the same as in eval mode, so no dropout was applied to the sublayer outputs")
+    fail(what)
 
 
 @points(1)

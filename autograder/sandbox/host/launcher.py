@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -81,10 +82,23 @@ class Zygote:
         try:
             ready = self._recv()
         except (OSError, ValueError) as exc:
-            err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.poll() is not None else ""
-            raise RuntimeError(f"the sandbox zygote failed to start: {exc}\n{err}") from None
+            try:
+                self.proc.wait(timeout=10)  # it closed the socket while dying: let it finish saying why
+            except subprocess.TimeoutExpired:
+                pass
+            err = self.proc.stderr.read().decode(errors="replace")[-4000:] if self.proc.poll() is not None else ""
+            raise RuntimeError(self._start_failure(str(exc), err)) from None
         self.probes = ready.probes
         self.capabilities = Capabilities(**ready.isolation)
+
+    def _start_failure(self, what: str, err: str) -> str:
+        """One line: where a probe file broke the zygote (file:line: the error), else what went wrong."""
+        last = next((line.strip() for line in reversed(err.splitlines()) if line.strip()), what)
+        ours = [(path, line) for path, line in re.findall(r'File "([^"]+)", line (\d+)', err)
+                if path in self.probe_paths]
+        if ours:
+            return f"{ours[-1][0]}:{ours[-1][1]}: {last} (while the sandbox loaded the probes)"
+        return f"the sandbox zygote failed to start: {what}: {last}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

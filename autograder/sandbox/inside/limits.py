@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import tempfile
 
 from autograder.sandbox.protocol import WorkerSpec
 
@@ -12,6 +13,8 @@ def apply(spec: WorkerSpec) -> None:
     """Lock the current (forked, not yet student-tainted) process down as `spec` says."""
     scratch = spec.scratch
     os.chdir(scratch)
+    # The scratch is the one writable place: temporary files (tempfile, TMPDIR) go there too.
+    os.environ["TMPDIR"] = tempfile.tempdir = scratch
 
     # Output goes to a capped file: past the cap the kernel sends SIGXFSZ and the worker dies,
     # which the judge reports as OUTPUT_LIMIT, and the reports never carry the flood.

@@ -19,9 +19,11 @@ class ContractError(Exception):
     signature). Its message is shown to the student as it is, so it must say what to fix."""
 
 
-def probe(fn):
-    """Register a probe under its function name."""
-    PROBES[fn.__name__] = fn
+def probe(fn=None, *, name: str | None = None):
+    """Register a probe under its function name (or `name`): `@probe` or `@probe(name="...")`."""
+    if fn is None:
+        return lambda f: probe(f, name=name)
+    PROBES[name or fn.__name__] = fn
     return fn
 
 

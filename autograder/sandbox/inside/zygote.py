@@ -20,7 +20,7 @@ from autograder.sandbox.protocol import Ready, Reaped, Release, Reap, Spawn, Spa
 
 
 def _load_probes(paths: list[str]) -> dict:
-    from autograder.sandbox.inside import probekit
+    from autograder.sandbox.inside import generic, probekit  # noqa: F401 - generic registers its probes
 
     for i, path in enumerate(paths):
         spec = importlib.util.spec_from_file_location(f"probes_{i}", path)

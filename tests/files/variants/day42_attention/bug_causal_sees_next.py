@@ -6,6 +6,7 @@ EXPECT = {
     "lose": ["causality"],
     "keep": ["test_shape.py", "test_softmax.py", "test_values.py", "test_gradient.py", "test_cross_attention.py",
              "test_relative_bias.py", "test_entropy.py", "test_integration.py", "test_decoder_honours_tgt_mask"],
+    "says": {"test_decoder_with_your_causal_mask_hides_the_future": ["causal_mask(T) is not 1 exactly"]},
 }
 
 

@@ -1,0 +1,27 @@
+"""Bug: self.dropout is built but never called: the sublayer outputs are never dropped in training.
+In eval mode dropout does nothing, so only a training-mode check sees it."""
+
+EXPECT = {
+    "full_marks": False,
+    "lose": ["test_decoder_dropout_in_training_mode"],
+    "keep": ["test_decoder_matches_reference", "test_decoder_masked", "causality", "cross_attention", "gradient",
+             "relative", "entropy", "test_shape.py", "test_softmax.py"],
+}
+
+
+class TransformerDecoderLayer(nn.Module):
+    def __init__(self, d_model, num_heads, d_ff, dropout=0.1):
+        super().__init__()
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.feed_forward = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout),
+                                          nn.Linear(d_ff, d_model))
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, memory, tgt_mask=None, memory_mask=None):
+        x = self.norm1(x + self.self_attn(x, x, x, tgt_mask))
+        x = self.norm2(x + self.cross_attn(x, memory, memory, memory_mask))
+        return self.norm3(x + self.feed_forward(x))
