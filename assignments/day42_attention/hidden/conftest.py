@@ -79,8 +79,9 @@ class Diagnose:
         if self.ignores_mask(kind, **mha):
             if kind != "shared" and not self.ignores_mask("shared", **mha):
                 return (f"your MultiHeadAttention, called on its own with a {MASK_SHAPES[kind]} mask, gives weight "
-                        "to keys the mask hides, and with a (T, S) mask it does not: a 3-D mask needs a head "
-                        "dimension, mask.unsqueeze(1)")
+                        "to keys the mask hides, and with a (T, S) mask it does not: it is the 3-D masks it handles "
+                        "wrongly (the contract gives one a head dimension, mask.unsqueeze(1), to broadcast over the "
+                        "heads)")
             return (f"your MultiHeadAttention, called on its own with a {MASK_SHAPES[kind]} mask, gives weight to "
                     "keys the mask hides: apply the mask to the scores before the softmax")
         if same(got, self.reference.probe("decoder", **dict(args, memory_mask=None))["cross_weights"]):
