@@ -90,7 +90,8 @@ def test_worker_identity_network_and_processes(worker, listener):
     assert not facts["connected"] and received == []
     assert set(facts["env"]) <= {"PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                                  "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "LC_CTYPE",
-                                 "TORCHINDUCTOR_CACHE_DIR"}  # torch sets this one at import
+                                 "TORCHINDUCTOR_CACHE_DIR",  # torch sets this one at import
+                                 "TMPDIR"}  # the worker's scratch, its one writable place (sandbox/inside/limits.py)
 
 
 def test_worker_sees_no_secrets_and_writes_only_its_scratch(worker, tmp_path):

@@ -60,8 +60,9 @@ def run_lanes(cfg: CourseConfig, assignment_id: str, todo: list[Submission], ref
     try:
         while work:
             executor = executor or new_executor()
+            quick = (True,) if fail_fast else ()  # grade_batch's fail_fast, passed only when asked for
             futures = {executor.submit(tasks.grade_batch, str(cfg.root), assignment_id, reference_frame, batch,
-                                       fail_fast): batch for batch in work}
+                                       *quick): batch for batch in work}
             retry: list[Submission] = []
             for future in cf.as_completed(futures):
                 _settle(future, futures[future], attempts, retry, on_result)
