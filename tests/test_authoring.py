@@ -284,3 +284,21 @@ def test_the_new_assignment_grades_a_correct_and_a_wrong_submission(new_course):
     lost = [t.name for t in results["ben"].tests if t.score < t.max_score]
     assert lost == ["test_softmax.py::test_softmax_along_other_dims"]
     assert (new_course.root / "grades" / DOC_ID / "feedback" / "ben.html").is_file()
+
+
+def test_a_hidden_test_the_reference_fails_is_named_by_file_and_line(new_course):
+    """When a hidden test is wrong (a misspelt name, a bug in the test), does check name the test's file and line,
+    one line each, and stop before the mutants?"""
+    path = new_course.source_dir / DOC_ID / "hidden" / "test_extra.py"
+    path.write_text("from autograder.judge import points, seeded\n\n\n@points(1)\ndef test_typo(submission):\n"
+                    "    submission.call(\"softmx\", seeded(1, (2, 2)))\n\n\n@points(1)\ndef test_bug(submission):\n"
+                    "    got = submission.call(\"softmax\", seeded(1, (2, 2)))\n    got[\"output\"]\n")
+    try:
+        report = check_assignment(new_course, DOC_ID, say=lambda *_: None)
+    finally:
+        path.unlink()
+    assert report.mutants is None and not report.ok
+    problems = "\n".join(report.problems)
+    assert f"{path}:4: test_extra.py::test_typo: ERROR: Your code does not follow the assignment's contract: your " \
+           "notebook does not define `softmx`" in problems
+    assert f"{path}:12: test_extra.py::test_bug: GRADER_ERROR" in problems

@@ -5,8 +5,10 @@ a notebook with plain-text markers (solution regions, `# TEST` cells), a student
 tests that use the generic probes, hidden/grading.toml, and a correct and a wrong example
 submission that `make check` grades. It releases and grades as generated.
 
-The files are templates in authoring/templates/, `$assignment` standing for the id; the notebook
-is written there in the percent format (`# %%` starts a code cell, `# %% [markdown]` a markdown one).
+The files are templates in authoring/templates/, named as in the assignment plus `.tmpl` (no file of
+the grader's package looks like a hidden test to code in the sandbox, which can read the package),
+`$assignment` standing for the id; the notebook is written there in the percent format (`# %%`
+starts a code cell, `# %% [markdown]` a markdown one).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from autograder.config import CourseConfig, CourseError
 
 TEMPLATES = Path(__file__).with_name("templates")
 NOTEBOOK_TEMPLATE = "notebook.py"
+SUFFIX = ".tmpl"
 ASSIGNMENT_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 _CELL = re.compile(r"^# %%(?: \[(?P<kind>markdown)\])?\s*$")
 
@@ -57,9 +60,9 @@ def notebook_json(cells: list[tuple[str, str]]) -> str:
 def render(assignment_id: str) -> dict[str, str]:
     """Relative path -> text of every file of a new assignment called `assignment_id`."""
     files = {}
-    for template in sorted(p for p in TEMPLATES.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for template in sorted(TEMPLATES.rglob(f"*{SUFFIX}")):
         text = string.Template(template.read_text()).safe_substitute(assignment=assignment_id)
-        relative = str(template.relative_to(TEMPLATES))
+        relative = str(template.relative_to(TEMPLATES)).removesuffix(SUFFIX)
         if relative == NOTEBOOK_TEMPLATE:
             files[f"{assignment_id}.ipynb"] = notebook_json(percent_cells(text))
         else:

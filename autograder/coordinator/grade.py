@@ -53,7 +53,8 @@ def reference_results(executor, cfg: CourseConfig, a: Assignment, grader_fp: str
     result = SubmissionResult.from_dict(json.loads(text))
     bad = [t for t in result.tests if t.status is not Status.PASSED]
     if bad or result.load_error or result.load_issues:
-        lines = [f"  {t.name}: {t.status.value}: {t.output[:300]}" for t in bad]
+        lines = [f"  {_where(result.pytest_report, t.name, a.hidden)}: {t.name}: {t.status.value}: "
+                 f"{' '.join(t.output.split())[:300]}" for t in bad]
         lines += [f"  cell {i.cell}: {i.message}" for i in result.load_issues]
         raise CourseError(f"{a.reference_notebook}: the reference solution does not pass its own hidden "
                           f"tests, so grading would be unfair:\n" + "\n".join(lines or [f"  {result.load_error}"]))
@@ -62,6 +63,15 @@ def reference_results(executor, cfg: CourseConfig, a: Assignment, grader_fp: str
     result.pytest_report = None
     report.atomic_write_text(kept, json.dumps({"result": result.to_dict(), "probes": frame.hex()}))
     return result, frame
+
+
+def _where(report: dict | None, nodeid: str, hidden) -> str:
+    """The hidden test's file and line where it failed (where it is defined, when it failed elsewhere)."""
+    test = next((t for t in (report or {}).get("tests", []) if t.get("nodeid") == nodeid), {})
+    crash = next((test[phase]["crash"] for phase in ("call", "setup") if (test.get(phase) or {}).get("crash")), {})
+    if str(crash.get("path", "")).startswith(str(hidden)):
+        return f"{crash['path']}:{crash.get('lineno')}"
+    return f"{hidden / nodeid.split('::')[0]}:{int(test.get('lineno', 0)) + 1}"
 
 
 # -- the stage ---------------------------------------------------------------------------------

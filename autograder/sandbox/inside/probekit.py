@@ -38,6 +38,25 @@ def warm_up() -> None:
     loss.backward()
     optimizer.step()
     torch.autograd.functional.jacobian(lambda t: t.exp(), torch.ones(2, dtype=torch.float64))
+    _warm_up_plots()
+
+
+def _warm_up_plots() -> None:
+    """Import matplotlib and draw one small PNG, fonts included, so that a notebook that saves a plot
+    (Day 41's plot_attention) does not pay about a second for that in every worker."""
+    try:
+        import io
+
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # an environment without matplotlib: nothing to warm
+        return
+    fig = Figure(figsize=(2, 2))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    fig.colorbar(ax.imshow(torch.rand(3, 3).numpy()), ax=ax, label="warm")
+    ax.set_title("warm")
+    fig.savefig(io.BytesIO(), format="png")
 
 
 def need(student, name: str):

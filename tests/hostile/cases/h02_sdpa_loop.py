@@ -12,6 +12,7 @@ EXPECT = {
     "attacked": ["sdpa", "mha", "encoder", "model"],
     "statuses": ["TIMEOUT"],
     "keep": ["positional", "causal"],
+    "max_seconds": 120,  # each of about 45 attention tests costs a short timeout and a fresh worker
 }
 
 SOURCE = '''

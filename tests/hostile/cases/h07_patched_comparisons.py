@@ -8,14 +8,19 @@ patches torch and imports the grader, so it is flagged, and no point rests on it
 answer it gives must be the reference's for the same call. Everything built on its buggy
 attention therefore fails (but for scores so large that the softmax saturates either way), the value tests as wrong and the rest (shapes, distributions,
 gradients reaching inputs, speed) as unverified; the positional encoding and the causal mask,
-which never touch attention, keep their points.
+which never touch attention, keep their points, and so do the training-mode checks with
+dropout=1.0, where every attention output is dropped and the answers are the reference's.
 """
 
 EXPECT = {
     "attacked": ["test_sdpa_matches", "test_sdpa_masked", "test_sdpa_weights", "test_sdpa_gradients",
-                 "test_sdpa_gradcheck", "test_sdpa_shapes", "mha", "encoder", "model"],
+                 "test_sdpa_gradcheck", "test_sdpa_shapes", "mha", "encoder_shapes", "encoder_matches",
+                 "encoder_masked", "encoder_gradients", "encoder_speed", "model_shapes", "model_matches",
+                 "model_masked", "model_gradients", "model_training", "model_padded", "model_speed",
+                 "model_forward"],
     "statuses": ["FAILED"],
-    "keep": ["positional", "causal", "large_logits"],  # huge scores saturate the softmax: scaling or not
+    "keep": ["positional", "causal", "large_logits",  # huge scores saturate the softmax: scaling or not
+             "dropout_in_training_mode"],  # dropout=1.0 drops every attention output
     "outputs": {"test_mha_gradients_reach_every_parameter": ["could not be verified"]},
 }
 
