@@ -80,3 +80,11 @@ def test_a_harmless_entry_names_code_without_its_comment():
     assert mutants.code_of("        x = self.norm1(x)  # (B, T)") == "x = self.norm1(x)"
     assert mutants.code_of('    s = "a # b"  # c') == 's = "a # b"'
     assert mutants.code_of("self.ff = nn.Sequential(") == "self.ff = nn.Sequential("
+
+
+def test_the_same_change_twice_on_a_line_is_told_apart():
+    """Are two mutants that make the same change at two places of one line (two 0s) named apart, so that a
+    [[check.harmless]] entry means one of them?"""
+    source = "def f(pe, x):\n    ### BEGIN SOLUTION\n    pe[:, 0, 0::2] = x\n    ### END SOLUTION\n"
+    names = [mutation for _, _, mutation, _ in mutants.cell_mutants(source) if mutation.startswith("constant 0 -> 1")]
+    assert names == ["constant 0 -> 1", "constant 0 -> 1 (#2)"]

@@ -270,7 +270,7 @@ def cell_mutants(source: str) -> list[tuple[int, str, str, str]]:
     except SyntaxError:
         return []
     text = _Text(source)
-    out, seen = [], {source}
+    out, seen, named = [], {source}, {}
     for edit in sorted(_edits(text, tree, allowed), key=lambda e: (e.start, e.mutation)):
         mutated = source[:edit.start] + edit.text + source[edit.end:]
         if mutated in seen:
@@ -282,7 +282,10 @@ def cell_mutants(source: str) -> list[tuple[int, str, str, str]]:
         if compiled == ast.dump(tree):
             continue  # the same program (a redundant pair of parentheses, a re-spelled constant)
         seen.add(mutated)
-        out.append((edit.line, code_of(source.splitlines()[edit.line - 1]), edit.mutation, mutated))
+        # The same change at two places of a line (two 0s) is told apart by its place: "(#2)" for the second.
+        n = named[edit.line, edit.mutation] = named.get((edit.line, edit.mutation), 0) + 1
+        mutation = edit.mutation + (f" (#{n})" if n > 1 else "")
+        out.append((edit.line, code_of(source.splitlines()[edit.line - 1]), mutation, mutated))
     return out
 
 
