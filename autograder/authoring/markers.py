@@ -136,7 +136,8 @@ def _defined_name(source: str, where: str) -> str:
         raise AuthoringError(f"{where}: line {exc.lineno}: SyntaxError: {exc.msg}") from None
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", node.name).lower()  # MultiHeadAttention -> multi_head_attention
+            # MultiHeadAttention -> multi_head_attention
+            return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", node.name).lower()
     return ""
 
 

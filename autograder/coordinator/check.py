@@ -65,7 +65,8 @@ def expectation(path: Path) -> dict:
                 return {"full_marks": bool(value.get("full_marks")), "lose": list(value.get("lose", [])),
                         "keep": list(value.get("keep", [])), "says": dict(value.get("says", {})),
                         "never_says": dict(value.get("never_says", {}))}
-            raise CourseError(f"{path}: line {node.lineno}: EXPECT is a literal dict of {', '.join(sorted(EXPECT_KEYS))}")
+            raise CourseError(f"{path}: line {node.lineno}: EXPECT is a literal dict of "
+                              f"{', '.join(sorted(EXPECT_KEYS))}")
     raise CourseError(f"{path}: line 1: no EXPECT = {{\"full_marks\": ..., \"lose\": [...], \"keep\": [...]}}")
 
 
@@ -78,8 +79,8 @@ def unmet(expect: dict, result: SubmissionResult) -> list[str]:
         out.append(f"expected full marks, lost points on {', '.join(names)}")
     out += [f"expected to lose points on a test named like {token!r}; none did" for token in expect["lose"]
             if not any(token in name for name in names)]
-    out += [f"expected to keep the points of tests named like {token!r}; lost {', '.join(n for n in names if token in n)}"
-            for token in expect["keep"] if any(token in name for name in names)]
+    out += [f"expected to keep the points of tests named like {token!r}; lost "
+            f"{', '.join(n for n in names if token in n)}" for token in expect["keep"] if any(token in n for n in names)]
     for token, texts in expect.get("says", {}).items():
         matching = [t for t in lost if token in t.name]
         if not matching:

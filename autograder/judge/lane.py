@@ -85,7 +85,8 @@ class Lane:
             return self._grade(submission, str(exc))
         return self._grade(submission, None, cells, fail_fast)
 
-    def _grade(self, submission: Submission, unreadable: str | None, cells=(), fail_fast: bool = False) -> SubmissionResult:
+    def _grade(self, submission: Submission, unreadable: str | None, cells=(),
+               fail_fast: bool = False) -> SubmissionResult:
         started = time.perf_counter()
         result = SubmissionResult(submission.student_id, self.assignment.id, submission.notebook,
                                   isolation=self.isolation, fingerprint=submission.fingerprint,
@@ -150,7 +151,8 @@ class Lane:
                 except ProbeFailure as exc:
                     answer = {"passed": False, "error": {"type": exc.status.value, "message": exc.verdict.message}}
                 error = answer.get("error") or {}
-                frames = [f for f in error.get("frames", []) if str(f.get("where", "")).split(" (")[0] == f"cell {number}"]
+                frames = [f for f in error.get("frames", [])
+                          if str(f.get("where", "")).split(" (")[0] == f"cell {number}"]
                 out.append({"cell": number, "id": label, "passed": bool(answer.get("passed")),
                             "line": frames[-1].get("line") if frames else None,
                             "message": f"{error.get('type', '')}: {error.get('message', '')}".strip(": ")})

@@ -27,7 +27,7 @@ def png_size(data) -> tuple[int, int] | None:
 
 @points(1)
 def test_plot_attention_saves_a_png(submission):
-    """Does plot_attention(weights, path, title=...) save a PNG image at path and return path, for weights that require grad?"""
+    """Does plot_attention(weights, path, title=...) save a PNG at path and return path (weights that require grad)?"""
     got = submission.probe("plot", seed=61, title="heads")
     size = png_size(got["file"])
     if got["file"] is None:

@@ -42,7 +42,7 @@ def test_mha_cross_attention_matches_reference(submission, reference):
 
 @points(1)
 def test_mha_masked_matches_reference(submission, reference):
-    """With a (B, 1, T_k) padding mask, a (T, T) causal mask and a (B, T_q, T_k) mask, is your output the reference's?"""
+    """With a (B, 1, T_k) padding, a (T, T) causal and a (B, T_q, T_k) mask, is your output the reference's?"""
     for mask, T_k in (("padding", 9), ("causal", 5), ("per_query", 7)):
         args = dict(seed=35, d_model=32, num_heads=4, B=3, T_q=5, T_k=T_k, mask=mask)
         expect_close(submission.probe("mha", **args)["output"], reference.probe("mha", **args)["output"],
