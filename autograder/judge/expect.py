@@ -100,7 +100,9 @@ def expect_grads_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1
     for name, g in want.items():
         if g is None:
             continue
-        if got.get(name) is None:
+        if name not in got:
+            fail(f"{what}: no parameter named {name} (yours: {_names(list(got)) or 'none'})")
+        if got[name] is None:
             fail(f"{what}: gradient never reaches {name}")
         expect_close(got[name], g, f"{what}: gradient of {name}", atol=atol, rtol=rtol)
 
