@@ -13,7 +13,7 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 .DEFAULT_GOAL := help
 N ?= 60
 ZIP ?=
-.PHONY: help venv browser release grade export collect test bench clean
+.PHONY: help venv browser release grade similarity export collect test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ release: venv ## build release/ (student) and solutions/ from assignments/ with 
 
 grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 regrades all, SCHEDULER=tcp://host:8786)
 	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+similarity: release ## compare every submission's code with the class's and earlier terms' (ASSIGNMENT=name): grades/<name>/similarity.html, .csv
+	$(PY) -m autograder similarity $(ARGS)
 
 export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from the last grading
 	$(PY) -m autograder export

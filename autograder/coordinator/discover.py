@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sys
+from pathlib import Path
 
 from autograder.assignment import Assignment
 from autograder.config import CourseConfig
@@ -26,10 +27,12 @@ def fingerprint(grader_fp: str, data: bytes) -> str:
     return hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
 
 
-def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Submission], list[SubmissionResult]]:
-    """Submissions to grade, and results for folders that cannot be graded at all."""
+def discover(cfg: CourseConfig, a: Assignment, grader_fp: str,
+             root: Path | None = None) -> tuple[list[Submission], list[SubmissionResult]]:
+    """Submissions to grade, and results for folders that cannot be graded at all. `root` is
+    another folder in the same layout (an earlier term's), instead of submitted/."""
     found, broken = [], []
-    root = cfg.submitted_dir
+    root = cfg.submitted_dir if root is None else root
     if not root.is_dir():
         return found, broken
     for student_dir in sorted(root.iterdir()):
@@ -46,7 +49,7 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
         if not notebook.exists() and not notebook.is_symlink():
             others = sorted(p.name for p in folder.glob("*.ipynb"))
             if len(others) != 1:
-                broken.append(unreadable(a.notebook, f"no {a.notebook} in {folder.relative_to(cfg.root)} "
+                broken.append(unreadable(a.notebook, f"no {a.notebook} in {_shown(folder, cfg.root)} "
                                                      f"(found: {', '.join(others) or 'no notebook'})"))
                 continue
             notebook = folder / others[0]  # a renamed download ("transformer (1).ipynb")
@@ -58,3 +61,7 @@ def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Sub
         found.append(Submission(student, a.id, notebook.name, data, fingerprint(grader_fp, data),
                                 late.submission_time(folder, notebook)))
     return found, broken
+
+
+def _shown(folder: Path, root: Path) -> Path:
+    return folder.relative_to(root) if folder.is_relative_to(root) else folder
