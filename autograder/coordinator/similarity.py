@@ -33,9 +33,8 @@ from copydetect.utils import get_document_fingerprints, get_token_coverage
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, CourseError, SimilaritySettings
 from autograder.coordinator import canonical, dashboard, report
-from autograder.coordinator.discover import discover
+from autograder.coordinator.discover import Found, read_submissions
 from autograder.notebook import NotebookError, code_cells
-from autograder.results import Submission
 
 HTML = "similarity.html"
 CSV = "similarity.csv"
@@ -110,13 +109,13 @@ def check(cfg: CourseConfig, assignment_id: str, quiet: bool = False) -> Finding
     release = release_code(cfg, a, settings)
     codes, skipped = [], []
     for root, archived in _sources(cfg, settings):
-        subs, broken = discover(cfg, a, "", root=root)
-        skipped += [(_label(r.student_id, archived), r.load_error or "unreadable") for r in broken]
-        for s in subs:
+        for f in read_submissions(cfg, a, root):
             try:
-                codes.append(_code(s, a, release.contract, archived))
+                if f.data is None:
+                    raise NotebookError(f.problem)
+                codes.append(_code(f, a, release.contract, archived))
             except NotebookError as exc:
-                skipped.append((_label(s.student_id, archived), str(exc)))
+                skipped.append((_label(f.student, archived), str(exc)))
     findings = compare(codes, release, settings, assignment_id)
     findings.skipped = sorted(skipped)
     out = cfg.root / "grades" / a.id
@@ -242,11 +241,11 @@ def _label(student: str, archived: bool) -> str:
     return ARCHIVE_PREFIX + student if archived else student
 
 
-def _code(s: Submission, a: Assignment, fixed: canonical.Contract, archived: bool) -> Code:
-    cells = code_cells(s.data, s.notebook, a.settings.skip_tags, a.settings.max_notebook_bytes,
+def _code(f: Found, a: Assignment, fixed: canonical.Contract, archived: bool) -> Code:
+    cells = code_cells(f.data, f.notebook, a.settings.skip_tags, a.settings.max_notebook_bytes,
                        a.settings.max_code_cells)
     canon = canonical.canonical([(c["number"], c["source"]) for c in cells], fixed)
-    return Code(_label(s.student_id, archived), archived, cells, canon, {})
+    return Code(_label(f.student, archived), archived, cells, canon, {})
 
 
 _token_ids: dict[str, int] = {}
