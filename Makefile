@@ -47,7 +47,7 @@ browser: ## install Debian's chromium for the dashboard's browser test (needs ro
 test: venv browser ## run the test suite
 	$(PY) -m pytest -q tests
 
-bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500; checks the targets; writes bench/results.json
+bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500 and the similarity check on 500; checks the targets; writes bench/results.json
 	$(PY) -m bench --n $(N)
 
 clean: ## remove the virtual environment and caches

@@ -188,11 +188,7 @@ def test_the_fast_overlap_is_copydetects_measure(checked):
     length of copydetect's copied slices for that pair?"""
     _, findings = checked
     codes = [c for c in findings.compared if c.fingerprints]
-    holders: dict = {}
-    for i, c in enumerate(codes):
-        for h in c.fingerprints:
-            holders.setdefault(h, []).append(i)
-    overlap = similarity._overlaps(codes, holders, findings.settings.noise_tokens)
+    overlap = similarity.overlaps(codes, similarity.holders_of(codes), findings.settings.noise_tokens)
     for i, a in enumerate(codes):
         for j, b in enumerate(codes):
             if i != j:

@@ -25,17 +25,14 @@ import re
 from dataclasses import dataclass, field
 
 from autograder.cells import to_python
+from autograder.coordinator.naming import ALWAYS_KEPT, DEFS, FUNCTIONS, Contract, Roles, contract_of, walk
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-_MARK = re.compile("\x01(\\d+)\x02")  # a chosen name, by its index in the roles, until numbered
 _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor, ast.While, ast.If,
              ast.With, ast.AsyncWith, ast.Try, ast.TryStar)
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 _BLOCKS = ("body", "handlers", "orelse", "finalbody")
 _WITH_BLOCKS = frozenset(c for c in vars(ast).values() if isinstance(c, type) and issubclass(c, ast.AST)
                          and {"body", "orelse", "finalbody"} & set(getattr(c, "_fields", ())))
-ALWAYS_KEPT = frozenset({"self", "cls"})
 
 
 @dataclass(frozen=True)
@@ -54,26 +51,9 @@ class Canonical:
     lines: tuple[Line, ...]
 
 
-@dataclass(frozen=True)
-class Contract:
-    """What a release fixes: the names its code binds at module level, the attributes and methods
-    it names, and the parameters of each function by qualified name ("MultiHeadAttention.forward")."""
-    names: frozenset[str] = frozenset()
-    attributes: frozenset[str] = frozenset()
-    params: dict = field(default_factory=dict)
-
-
 def contract(cells: list[tuple[int, str]]) -> Contract:
-    """The contract of a release's code cells [(cell number, source)]."""
-    names, attributes, params = set(), set(), {}
-    for _, tree, _, _ in _parse(cells):
-        for node in tree.body if tree else ():
-            names |= _module_bindings(node)[0]
-            for qualname, fn in _functions(node):
-                params[qualname] = frozenset(a.arg for a in _all_args(fn.args))
-                attributes.add(fn.name)
-            attributes.update(n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute))
-    return Contract(frozenset(names), frozenset(attributes), params)
+    """What a release's code cells [(cell number, source)] fix (naming.Contract)."""
+    return contract_of([tree for _, tree, _, _ in _parse(cells) if tree is not None])
 
 
 def canonical(cells: list[tuple[int, str]], fixed: Contract) -> Canonical:
@@ -86,7 +66,7 @@ def canonical(cells: list[tuple[int, str]], fixed: Contract) -> Canonical:
         stored |= _strip(tree)
         stmts += tree.body
         units += _units(tree.body, number, offset)
-    roles = _Roles(stmts, stored, fixed)
+    roles = Roles(stmts, stored, fixed)
     for u in units:
         if u.stmts:
             u.lines = []
@@ -97,7 +77,8 @@ def canonical(cells: list[tuple[int, str]], fixed: Contract) -> Canonical:
             u.lines = _raw_lines(u.raw, u.cell, fixed)
         u.key = ("\uffff" if not u.stmts else "") + "\n".join(roles.unnumbered(line.text) for line in u.lines)
     lines = [line for u in sorted(units, key=lambda u: u.key) for line in u.lines]  # stable sort
-    lines = roles.numbered(lines)
+    lines = [Line(text, line.cell, line.first, line.last)
+             for text, line in zip(roles.numbered([line.text for line in lines]), lines)]
     tokens, token_line = [], []
     for i, line in enumerate(lines):
         found = _TOKEN.findall(line.text)
@@ -126,7 +107,7 @@ def _strip(tree: ast.Module) -> set[str]:
     freely (see the module's docstring). Returns the attribute names the code stores."""
     reads: dict[int, set[str]] = {}
     stored, blocks = set(), []
-    for node, fn, _ in _walk(tree, _rewrite):
+    for node, fn, _ in walk(tree, _rewrite):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Store):
             reads.setdefault(id(fn), set()).add(node.id)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
@@ -138,7 +119,7 @@ def _strip(tree: ast.Module) -> set[str]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.returns = None
         if type(node) in _WITH_BLOCKS:
-            blocks.append((node, node if fn is None and isinstance(node, _FUNCTIONS) else fn))
+            blocks.append((node, node if fn is None and isinstance(node, FUNCTIONS) else fn))
     for node, fn in blocks:
         unread = reads.get(id(fn), set()) if fn is not None else None
         for name in ("body", "orelse", "finalbody"):
@@ -195,39 +176,6 @@ def _dead(stmt, read: set[str]) -> bool:
     return bool(names) and not read.intersection(names)
 
 
-def _walk(root, rewrite=None):
-    """(node, outermost function or None, innermost class body or None) for every node in source
-    order; `rewrite` may replace each child before it is visited."""
-    out, stack = [], [(root, None, None)]
-    while stack:
-        node, fn, cls = stack.pop()
-        out.append((node, fn, cls))
-        if fn is None and isinstance(node, _FUNCTIONS):
-            inner = (node, None)
-        else:
-            inner = (fn, cls if fn is None else None)
-        children = []
-        for name in node._fields:
-            value = getattr(node, name, None)
-            if type(value) is list:
-                for i, item in enumerate(value):
-                    if isinstance(item, ast.AST):
-                        if rewrite is not None:
-                            item = value[i] = rewrite(item)
-                        children.append(item)
-            elif isinstance(value, ast.AST):
-                if rewrite is not None:
-                    value = rewrite(value)
-                    setattr(node, name, value)
-                children.append(value)
-        if isinstance(node, ast.ClassDef) and fn is None:  # its body is the class's scope; its bases are not
-            body = {id(c) for c in node.body}
-            stack.extend((c, None, node if id(c) in body else cls) for c in reversed(children))
-        else:
-            stack.extend((c, *inner) for c in reversed(children))
-    return out
-
-
 # -- units and their order ---------------------------------------------------------------------
 
 @dataclass
@@ -244,7 +192,7 @@ class _Unit:
 def _units(body: list, number: int, offset: int) -> list[_Unit]:
     out, loose = [], []
     for node in body:
-        if isinstance(node, _DEFS):
+        if isinstance(node, DEFS):
             if loose:
                 out.append(_Unit(number, offset, loose))
                 loose = []
@@ -256,7 +204,7 @@ def _units(body: list, number: int, offset: int) -> list[_Unit]:
     return out
 
 
-def _emit_sorted(stmt, cell: int, offset: int, roles: "_Roles") -> list[Line]:
+def _emit_sorted(stmt, cell: int, offset: int, roles: Roles) -> list[Line]:
     """A statement's lines; a class's members (methods, runs of other statements) sorted."""
     if not isinstance(stmt, ast.ClassDef):
         return _emit(stmt, cell, offset, [])
@@ -302,131 +250,6 @@ def _emit(node, cell: int, offset: int, lines: list[Line], header_only: bool = F
             for child in block:
                 _emit(child, cell, offset, lines)
     return lines
-
-
-# -- names -------------------------------------------------------------------------------------
-
-def _all_args(args: ast.arguments) -> list[ast.arg]:
-    return [*args.posonlyargs, *args.args, *([args.vararg] if args.vararg else []), *args.kwonlyargs,
-            *([args.kwarg] if args.kwarg else [])]
-
-
-def _functions(node, prefix: str = ""):
-    """(qualified name, node) of a top-level function, or of each method of a top-level class."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        yield prefix + node.name, node
-    elif isinstance(node, ast.ClassDef) and not prefix:
-        for child in node.body:
-            yield from _functions(child, node.name + ".")
-
-
-def _binds(n) -> str | None:
-    """The name a node binds, or None."""
-    if isinstance(n, ast.Name):
-        return n.id if isinstance(n.ctx, (ast.Store, ast.Del)) else None
-    if isinstance(n, ast.arg):
-        return n.arg
-    if isinstance(n, ast.alias):
-        return n.asname or n.name.split(".")[0]
-    if isinstance(n, (ast.ExceptHandler, *_DEFS)):
-        return n.name or None
-    return None
-
-
-def _module_bindings(stmt) -> tuple[set[str], set[str]]:
-    """(names a module-level statement binds outside functions and classes, those bound by a plain
-    `import x`, which name a library)."""
-    if isinstance(stmt, _DEFS):
-        return {stmt.name}, set()
-    bound, plain = set(), set()
-    for n, fn, cls in _walk(stmt):
-        name = _binds(n) if fn is None and cls is None else None
-        if name:
-            bound.add(name)
-            if isinstance(n, ast.alias) and not n.asname:
-                plain.add(name)
-    return bound, plain
-
-
-class _Roles:
-    """Which names the student chose, and their placeholders: each occurrence becomes a marker
-    (its index in `roles`) until the canonical order is known, then a numbered placeholder."""
-
-    def __init__(self, stmts: list, stored: set[str], fixed: Contract):
-        self.fixed = fixed
-        bound, plain, members = set(), set(), set()
-        for s in stmts:
-            b, p = _module_bindings(s)
-            bound |= b
-            plain |= p
-            if isinstance(s, ast.ClassDef):
-                members.update(name for child in s.body for name in _module_bindings(child)[0])
-        self.globals = bound - plain - fixed.names - ALWAYS_KEPT
-        self.attributes = {a for a in stored | members - fixed.attributes if not (a[:2] == a[-2:] == "__")}
-        self.roles: list[tuple[str, object, str]] = []  # (kind, scope, the name as written)
-
-    def mark(self, stmt, unit: object) -> None:
-        nodes = _walk(stmt)
-        local, kept, declared = {}, {}, set()
-        for n, fn, cls in nodes:
-            if fn is not None:
-                name = _binds(n) if not (isinstance(n, ast.alias) and not n.asname) else None  # `import x`: a library
-                if name:
-                    local.setdefault(id(fn), set()).add(name)
-                elif isinstance(n, (ast.Global, ast.Nonlocal)):
-                    declared.update((id(fn), x) for x in n.names)
-            if isinstance(n, _FUNCTIONS) and fn is None and not isinstance(n, ast.Lambda):
-                qualname = f"{cls.name}.{n.name}" if cls is not None else n.name
-                kept[id(n)] = self.fixed.params.get(qualname, frozenset())
-        for n, fn, cls in nodes:
-            if isinstance(n, ast.Attribute):
-                if n.attr in self.attributes:
-                    n.attr = self._marker("a", unit, n.attr)
-                continue
-            field_name = {ast.Name: "id", ast.arg: "arg"}.get(type(n))
-            if field_name is None:
-                if isinstance(n, (ast.alias,)) and n.asname:
-                    field_name = "asname"
-                elif isinstance(n, (ast.ExceptHandler, *_DEFS)) and n.name:
-                    field_name = "name"
-                else:
-                    continue
-            name = getattr(n, field_name)
-            kind, scope = self._role(name, fn, cls, local, kept, declared, unit)
-            if kind:
-                setattr(n, field_name, self._marker(kind, scope, name))
-
-    def _role(self, name, fn, cls, local, kept, declared, unit) -> tuple[str | None, object]:
-        if name in ALWAYS_KEPT or (fn is not None and name in kept.get(id(fn), ())):
-            return None, None
-        if fn is not None and name in local.get(id(fn), ()) and (id(fn), name) not in declared:
-            return "v", id(fn)
-        if cls is not None and name in self.attributes:
-            return "a", unit   # a method's name, or a class-level name
-        if name in self.globals:
-            return "g", None
-        return None, None
-
-    def _marker(self, kind: str, scope: object, name: str) -> str:
-        self.roles.append((kind, scope, name))
-        return f"\x01{len(self.roles) - 1}\x02"
-
-    def unnumbered(self, text: str) -> str:
-        return _MARK.sub(lambda m: self.roles[int(m[1])][0], text)
-
-    def numbered(self, lines: list[Line]) -> list[Line]:
-        """The lines with each chosen name numbered by first use, in this (canonical) order."""
-        numbers: dict[tuple, int] = {}
-        counts: dict[tuple, int] = {}
-
-        def number(m) -> str:
-            kind, scope, name = self.roles[int(m[1])]
-            key = (kind, scope, name)
-            if key not in numbers:
-                counts[(kind, scope)] = numbers[key] = counts.get((kind, scope), 0) + 1
-            return f"{kind}{numbers[key]}"
-
-        return [Line(_MARK.sub(number, line.text), line.cell, line.first, line.last) for line in lines]
 
 
 # -- code that does not parse ------------------------------------------------------------------

@@ -160,10 +160,7 @@ def compare(codes: list[Code], release: Release, settings: SimilaritySettings, a
     for c in codes:
         c.fingerprints = {h: pos for h, pos in _fingerprints(c.canon, k, window).items()
                           if h not in release.fingerprints}
-    holders: dict = {}
-    for i, c in enumerate(codes):
-        for h in c.fingerprints:
-            holders.setdefault(h, []).append(i)
+    holders = holders_of(codes)
     common = max(COMMON_FLOOR, settings.common_share * len(codes))
     idiom = {h for h, held in holders.items() if len(held) > common}
     for c in codes:
@@ -172,7 +169,7 @@ def compare(codes: list[Code], release: Release, settings: SimilaritySettings, a
         c.coverage = int(get_token_coverage(c.fingerprints, k, len(c.canon.tokens))) if c.fingerprints else 0
     for h in idiom:
         del holders[h]
-    overlap = _overlaps(codes, holders, k)
+    overlap = overlaps(codes, holders, k)
     coverage = np.array([max(1, c.coverage) for c in codes], dtype=np.float64)
     share = overlap / coverage[:, None]                       # share[i, j]: of i's code, found in j
     matched = np.minimum(overlap, overlap.T)
@@ -271,7 +268,16 @@ def _fingerprints(canon: canonical.Canonical, k: int, window: int) -> dict:
 
 # -- pairs -------------------------------------------------------------------------------------
 
-def _overlaps(codes: list[Code], holders: dict, k: int) -> np.ndarray:
+def holders_of(codes: list[Code]) -> dict:
+    """fingerprint -> the indices in `codes` of the submissions that have it."""
+    holders: dict = {}
+    for i, c in enumerate(codes):
+        for h in c.fingerprints:
+            holders.setdefault(h, []).append(i)
+    return holders
+
+
+def overlaps(codes: list[Code], holders: dict, k: int) -> np.ndarray:
     """overlap[i, j]: how many of i's tokens lie under the fingerprints it shares with j, which is
     copydetect's token overlap (the length of its copied slices), for every pair at once. A token
     t of i is under the fingerprints at positions t-k+1 .. t: a run of i's sorted positions, so it
