@@ -7,9 +7,9 @@ score, a report or the gradebook. The stage:
 2. copydetect's winnowing fingerprints those tokens; fingerprints of the release's own code (its
    notebook and scripts) are dropped, and so are those found in most of the class (everyone's
    idiom, as MOSS does);
-3. every pair sharing a fingerprint gets copydetect's measure: the share of each side's
-   fingerprinted code that the other contains; pairs rank by the larger share (a copy of half a
-   notebook is a copy);
+3. every pair gets copydetect's measure, the share of each side's fingerprinted code that the
+   other contains (counted for all pairs at once: `overlaps`); pairs rank by the larger share (a
+   copy of half a notebook is a copy), less when the match is short;
 4. grades/<id>/similarity.html (ranked, matches side by side) and similarity.csv; submissions of
    earlier terms (SIMILARITY["archive"]) are compared with this term's, not with each other.
 
@@ -32,7 +32,7 @@ from copydetect.utils import get_document_fingerprints, get_token_coverage
 
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, CourseError, SimilaritySettings
-from autograder.coordinator import canonical, dashboard, report
+from autograder.coordinator import canonical, dashboard, report, similarity_report
 from autograder.coordinator.discover import Found, read_submissions
 from autograder.notebook import NotebookError, code_cells
 
@@ -41,7 +41,6 @@ CSV = "similarity.csv"
 ARCHIVE_PREFIX = "archive/"
 COMMON_FLOOR = 4          # a fingerprint is everyone's idiom only when more submissions than this share it
 CSV_HEADER = ["rank", "student_a", "student_b", "similarity", "a_in_b", "b_in_a", "matched_tokens", "flagged"]
-_CHUNK = 4096             # fingerprint columns per block when counting what pairs share
 
 
 @dataclass
@@ -119,14 +118,12 @@ def check(cfg: CourseConfig, assignment_id: str, quiet: bool = False) -> Finding
     findings = compare(codes, release, settings, assignment_id)
     findings.skipped = sorted(skipped)
     out = cfg.root / "grades" / a.id
-    from autograder.coordinator import similarity_report
-
     report.atomic_write_text(out / CSV, to_csv(findings))
     report.atomic_write_text(out / HTML, similarity_report.render(findings, out))
     if not quiet:
-        current = sum(not c.archived for c in codes)
+        current, flagged = sum(not c.archived for c in codes), len(findings.flagged())
         print(f"similarity {a.id}: {current} submissions and {len(codes) - current} from the archive compared, "
-              f"{len(findings.flagged())} pairs at or above {settings.threshold:g}; "
+              f"{flagged} pair{'s' if flagged != 1 else ''} at or above {settings.threshold:g}; "
               f"see {(out / HTML).relative_to(cfg.root)}")
         for who, why in findings.skipped:
             print(f"warning: {who}: not compared: {why}", file=sys.stderr)
@@ -185,12 +182,11 @@ def compare(codes: list[Code], release: Release, settings: SimilaritySettings, a
 
 
 def to_csv(findings: Findings) -> str:
+    """similarity.csv: the listed pairs (at or above min_similarity), in rank order."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADER)
     for rank, p in enumerate(findings.pairs, 1):
-        if p.similarity < findings.settings.min_similarity:
-            break
         w.writerow([rank, p.a.student, p.b.student, f"{p.similarity:.3f}", f"{p.a_in_b:.3f}", f"{p.b_in_a:.3f}",
                     p.tokens, "yes" if p.similarity >= findings.settings.threshold else "no"])
     return buf.getvalue()

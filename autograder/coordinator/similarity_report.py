@@ -24,7 +24,7 @@ def render(findings, out: Path | None = None) -> str:
     rows = [_row(rank, p, s.threshold) for rank, p in enumerate(findings.pairs[: s.top], 1)]
     shown = [dict(row, sides=_sides(p, s.noise_tokens, findings.release.lines, out))
              for row, p in zip(rows, findings.pairs[: s.top])]
-    listed = sum(1 for p in findings.pairs if p.similarity >= s.min_similarity)
+    listed = len(findings.pairs)
     archived = sum(1 for c in findings.compared if c.archived)
     return report.template("similarity.html.j2").render(
         assignment_id=findings.assignment_id, settings=s, rows=rows, shown=shown, listed=listed,
@@ -85,5 +85,5 @@ def _side(code, spans: list[tuple[int, int, int]], release_lines: frozenset, out
     feedback = (not code.archived and out is not None
                 and (Path(out) / "feedback" / f"{code.student}.html").is_file())
     return {"student": code.student, "archived": code.archived, "cells": cells,
-            "hidden": sum(1 for c in code.cells) - len(cells),
+            "hidden": len(code.cells) - len(cells),
             "feedback": f"feedback/{code.student}.html" if feedback else ""}
