@@ -17,7 +17,8 @@ def test_targets_verdict_names_what_is_met_missed_and_not_measured():
                         "overhead beyond compute per submission, mean (s)": True,
                         "500 submissions, wall time (s)": False,
                         "peak PSS, 500 / 50 submissions": True,
-                        "peak RSS, 500 / 50 submissions": None}
+                        "peak RSS, 500 / 50 submissions": None,
+                        "similarity check, 500 submissions, wall time (s)": None}
 
 
 def test_a_small_bench_run_measures_every_submission(tmp_path):

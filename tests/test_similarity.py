@@ -16,6 +16,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from PIL import Image
 from copydetect.utils import find_fingerprint_overlap, get_copied_slices
 
 from autograder.assignment import load_assignment
@@ -25,7 +26,7 @@ from autograder.coordinator.grade import grade
 from autograder.results import SubmissionResult
 from bench.similarity import corpus_cells
 from tests.conftest import FILES, copy_course
-from tests.test_dashboard import make_template, offline_violations
+from tests.test_dashboard import chromium, make_template, offline_violations  # noqa: F401 (chromium: a fixture)
 
 ASSIGNMENT = "day41_transformer"
 CORPUS = FILES / "similarity" / ASSIGNMENT
@@ -215,6 +216,23 @@ def test_report_ranks_shows_regions_side_by_side_and_csv_matches(checked):
     sides = first.split('<div class="side">')[1:]
     assert len(sides) == 2 and all('<b class="tag">1</b>' in side for side in sides)
     assert not offline_violations(text)
+
+
+@pytest.mark.slow
+def test_report_in_a_real_browser(checked, chromium, tmp_path):  # noqa: F811 (the fixture)
+    """Opened in headless Chromium, does similarity.html show the matching regions in colour on both
+    halves of the screen, and make no network request?"""
+    cfg, _ = checked
+    shot = tmp_path / "similarity.png"
+    page = cfg.root / "grades" / ASSIGNMENT / similarity.HTML
+    _, requests = chromium(page.as_uri() + "#pair-1", "--window-size=1400,1600", f"--screenshot={shot}",
+                           name="similarity")
+    assert requests == []
+    screen = np.asarray(Image.open(shot).convert("RGB")).astype(int)
+    first_region = np.array([0xff, 0xe3, 0xa3])  # .r0 in the template: region 1 on both sides
+    marked = np.abs(screen - first_region).max(-1) <= 6
+    half = screen.shape[1] // 2
+    assert marked[:, :half].sum() > 3000 and marked[:, half:].sum() > 3000
 
 
 def test_student_code_is_escaped_in_the_report(tmp_path):
