@@ -348,7 +348,7 @@ def test_lines_map_back_to_the_students_cells():
     canon = canonical.canonical([(4, "# note\nx = 1\n"), (9, "def attend(Q, K):\n    return (Q +\n            K)\n")],
                                 RELEASE)
     where = {line.text: (line.cell, line.first, line.last) for line in canon.lines}
-    assert where["g1 = 1"] == (4, 2, 2)
+    assert where["g = 1"] == (4, 2, 2)
     assert where["def attend(Q, K):"] == (9, 1, 1) and where["return Q + K"] == (9, 2, 3)
 
 

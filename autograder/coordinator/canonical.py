@@ -4,13 +4,12 @@ A submission's code cells become one canonical token stream:
 - comments, docstrings, annotations, prints, bare expressions, assignments never read and the
   text of strings are gone; `x += y` reads `x = x + y` and `t.size(i)` reads `t.shape[i]`;
 - layout is ast.unparse's, one style for everyone;
-- every name the student chose is a placeholder numbered by first use: `v1, v2, ...` for the
-  locals of each function, `a1, ...` for the attributes and methods of each class, `g1, ...` for
-  the module's own globals. Names the release fixes (its classes, functions, their parameters, its
-  imports) and names the student never binds (torch, math, builtins, library attributes) stay:
-  a copier cannot rename them;
+- every name the student chose is the placeholder of its kind (naming.py): `v` for a local of a
+  function, `a` for an attribute or method of a class, `g` for a module-level name. Names the
+  release fixes (its classes, functions, their parameters, its imports) and names the student
+  never binds (torch, math, builtins, library attributes) stay: a copier cannot rename them;
 - top-level definitions, the loose code of each cell and the methods of each class are sorted by
-  their canonical text (placeholders unnumbered), so moving cells or functions changes nothing.
+  their canonical text, so moving cells or functions changes nothing.
 
 Every canonical line remembers the cell and the lines it stands for, so that a match can be shown
 in the student's own code. Code is parsed (ast), never run.
@@ -71,14 +70,12 @@ def canonical(cells: list[tuple[int, str]], fixed: Contract) -> Canonical:
         if u.stmts:
             u.lines = []
             for s in u.stmts:
-                roles.mark(s, unit=id(u))
-                u.lines += _emit_sorted(s, u.cell, u.offset, roles)
+                roles.rename(s)
+                u.lines += _emit_sorted(s, u.cell, u.offset)
         else:
             u.lines = _raw_lines(u.raw, u.cell, fixed)
-        u.key = ("\uffff" if not u.stmts else "") + "\n".join(roles.unnumbered(line.text) for line in u.lines)
+        u.key = ("\uffff" if not u.stmts else "") + "\n".join(line.text for line in u.lines)
     lines = [line for u in sorted(units, key=lambda u: u.key) for line in u.lines]  # stable sort
-    lines = [Line(text, line.cell, line.first, line.last)
-             for text, line in zip(roles.numbered([line.text for line in lines]), lines)]
     tokens, token_line = [], []
     for i, line in enumerate(lines):
         found = _TOKEN.findall(line.text)
@@ -204,7 +201,7 @@ def _units(body: list, number: int, offset: int) -> list[_Unit]:
     return out
 
 
-def _emit_sorted(stmt, cell: int, offset: int, roles: Roles) -> list[Line]:
+def _emit_sorted(stmt, cell: int, offset: int) -> list[Line]:
     """A statement's lines; a class's members (methods, runs of other statements) sorted."""
     if not isinstance(stmt, ast.ClassDef):
         return _emit(stmt, cell, offset, [])
@@ -212,7 +209,7 @@ def _emit_sorted(stmt, cell: int, offset: int, roles: Roles) -> list[Line]:
     members = []
     for part in _units(stmt.body, cell, offset):
         lines = [line for s in part.stmts for line in _emit(s, cell, offset, [])]
-        members.append(("\n".join(roles.unnumbered(line.text) for line in lines), lines))
+        members.append(("\n".join(line.text for line in lines), lines))
     return header + [line for _, lines in sorted(members, key=lambda m: m[0]) for line in lines]
 
 

@@ -2,18 +2,17 @@
 
 Part of the similarity check's canonical code (canonical.py): a name the release fixes (its
 classes, functions, their parameters, its imports, the attributes it names), `self`, and a name the
-student never binds (a library's, a builtin) is kept; any other is a placeholder, `v` for a local
-of a function, `a` for an attribute or method of a class, `g` for a module-level name, numbered
-by first use once the canonical order is known. Code is read as data, never run.
+student never binds (a library's, a builtin) is kept; any other becomes the placeholder of its
+kind: `v` for a local of a function, `a` for an attribute or method of a class, `g` for a
+module-level name (as copydetect's own tokenizer does, and unnumbered: a line moved or added does
+not renumber the rest). Code is read as data, never run.
 """
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
 
 ALWAYS_KEPT = frozenset({"self", "cls"})
-MARK = re.compile("\x01(\\d+)\x02")  # a chosen name, by its index in Roles.roles, until numbered
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
 
@@ -116,8 +115,8 @@ def _module_bindings(stmt) -> tuple[set[str], set[str]]:
 
 
 class Roles:
-    """Which names the student chose, and their placeholders: each occurrence becomes a marker
-    (its index in `roles`) until the canonical order is known, then a numbered placeholder."""
+    """Which names of a submission the student chose (from all its top-level statements), and
+    their placeholders."""
 
     def __init__(self, stmts: list, stored: set[str], fixed: Contract):
         self.fixed = fixed
@@ -130,9 +129,9 @@ class Roles:
                 members.update(name for child in s.body for name in _module_bindings(child)[0])
         self.globals = bound - plain - fixed.names - ALWAYS_KEPT
         self.attributes = {a for a in stored | members - fixed.attributes if not (a[:2] == a[-2:] == "__")}
-        self.roles: list[tuple[str, object, str]] = []  # (kind, scope, the name as written)
 
-    def mark(self, stmt, unit: object) -> None:
+    def rename(self, stmt) -> None:
+        """Put the placeholders in a top-level statement, in place."""
         nodes = walk(stmt)
         local, kept, declared = {}, {}, set()
         for n, fn, cls in nodes:
@@ -148,7 +147,7 @@ class Roles:
         for n, fn, cls in nodes:
             if isinstance(n, ast.Attribute):
                 if n.attr in self.attributes:
-                    n.attr = self._marker("a", unit, n.attr)
+                    n.attr = "a"
                 continue
             field_name = {ast.Name: "id", ast.arg: "arg"}.get(type(n))
             if field_name is None:
@@ -158,41 +157,17 @@ class Roles:
                     field_name = "name"
                 else:
                     continue
-            name = getattr(n, field_name)
-            kind, scope = self._role(name, fn, cls, local, kept, declared, unit)
+            kind = self._role(getattr(n, field_name), fn, cls, local, kept, declared)
             if kind:
-                setattr(n, field_name, self._marker(kind, scope, name))
+                setattr(n, field_name, kind)
 
-    def _role(self, name, fn, cls, local, kept, declared, unit) -> tuple[str | None, object]:
+    def _role(self, name, fn, cls, local, kept, declared) -> str | None:
         if name in ALWAYS_KEPT or (fn is not None and name in kept.get(id(fn), ())):
-            return None, None
+            return None
         if fn is not None and name in local.get(id(fn), ()) and (id(fn), name) not in declared:
-            return "v", id(fn)
+            return "v"
         if cls is not None and name in self.attributes:
-            return "a", unit   # a method's name, or a class-level name
+            return "a"   # a method's name, or a class-level name
         if name in self.globals:
-            return "g", None
-        return None, None
-
-    def _marker(self, kind: str, scope: object, name: str) -> str:
-        self.roles.append((kind, scope, name))
-        return f"\x01{len(self.roles) - 1}\x02"
-
-    def unnumbered(self, text: str) -> str:
-        return MARK.sub(lambda m: self.roles[int(m[1])][0], text)
-
-    def numbered(self, texts: list[str]) -> list[str]:
-        """The texts with each chosen name numbered by first use, in this (canonical) order."""
-        numbers: dict[tuple, int] = {}
-        counts: dict[tuple, int] = {}
-
-        def number(m) -> str:
-            kind, scope, name = self.roles[int(m[1])]
-            key = (kind, scope, name)
-            if key not in numbers:
-                counts[(kind, scope)] = numbers[key] = counts.get((kind, scope), 0) + 1
-            return f"{kind}{numbers[key]}"
-
-        return [MARK.sub(number, text) for text in texts]
-
-
+            return "g"
+        return None
