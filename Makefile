@@ -13,7 +13,7 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 .DEFAULT_GOAL := help
 N ?= 60
 ZIP ?=
-.PHONY: help venv browser release grade export collect test bench clean
+.PHONY: help venv browser release grade similarity export collect test bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ release: venv ## build release/ (student) and solutions/ from assignments/ with 
 grade: release ## grade every submission in submitted/ (ASSIGNMENT=name, FORCE=1 regrades all, SCHEDULER=tcp://host:8786)
 	$(PY) -m autograder grade $(ARGS) $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
+similarity: release ## compare every submission's code with the class's and earlier terms' (ASSIGNMENT=name): grades/<name>/similarity.html, .csv
+	$(PY) -m autograder similarity $(ARGS)
+
 export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from the last grading
 	$(PY) -m autograder export
 
@@ -44,7 +47,7 @@ browser: ## install Debian's chromium for the dashboard's browser test (needs ro
 test: venv browser ## run the test suite
 	$(PY) -m pytest -q tests
 
-bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500; checks the targets; writes bench/results.json
+bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500 and the similarity check on 500; checks the targets; writes bench/results.json
 	$(PY) -m bench --n $(N)
 
 clean: ## remove the virtual environment and caches

@@ -34,6 +34,23 @@ GRADING = {
     "speed_repeats": 3,            # interleaved student/reference pairs at least (more only near the
                                    # factor, up to speed_max_pairs); the median pair's ratio counts
     "forward_time_limit_s": 0.5,   # the setup guide's bound on one forward pass
+    "similarity": False,           # make grade also runs the similarity check (SIMILARITY below)
+}
+
+# The similarity check (make similarity, or make grade with GRADING["similarity"]): code that
+# submissions share beyond the release's own code, ranked in grades/<assignment>/similarity.html
+# and .csv. Evidence for the instructor; it never changes a grade. Lengths count tokens of
+# canonical code (names, operators, numbers: a line is about 10 to 25).
+SIMILARITY = {
+    "archive": "",                 # earlier terms, in nbgrader's layout: <archive>/<student>/<assignment>/<notebook>;
+                                   # relative to this file's folder; "" = none. Compared with this term, not each other.
+    "threshold": 0.5,              # a pair at or above this similarity is flagged
+    "top": 25,                     # pairs shown side by side in similarity.html
+    "min_similarity": 0.2,         # pairs below are left out of similarity.csv
+    "min_match_tokens": 100,       # a pair matching fewer tokens (about five lines) counts in proportion
+    "noise_tokens": 12,            # a match shorter than this is ignored
+    "guarantee_tokens": 20,        # a match at least this long is always found
+    "common_share": 0.5,           # code in more than this share of the submissions is an idiom, left out
 }
 
 # Due dates per assignment (UTC). A submission's time comes from nbgrader's timestamp.txt in

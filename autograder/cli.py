@@ -25,6 +25,13 @@ def _grade(args, cfg) -> int:
     return 0
 
 
+def _similarity(args, cfg) -> int:
+    from autograder.coordinator.similarity import run
+
+    run(cfg, args.assignment, quiet=args.quiet)
+    return 0
+
+
 def _export(args, cfg) -> int:
     from autograder.coordinator.export import export
 
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--scheduler", default=None, help="grade on a Dask cluster at this address "
                        "(tcp://host:8786; default: course_config GRADING['scheduler'], empty = local lanes)")
     grade.set_defaults(run=_grade)
+
+    similarity = commands.add_parser("similarity", help="compare the code of every submission (and earlier "
+                                     "terms') beyond the release: grades/<assignment>/similarity.html and .csv")
+    similarity.add_argument("--assignment", default=None, help="only this assignment (default: all)")
+    similarity.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    similarity.set_defaults(run=_similarity)
 
     export = commands.add_parser("export", help="Gradescope results.json, a Canvas CSV and grades/grades.csv "
                                  "from the reports")

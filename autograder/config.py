@@ -60,6 +60,7 @@ class GradingSettings:
     max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
     max_code_cells: int = 2000
     families: tuple[str, ...] = ()     # column order in scores.csv; unnamed families follow, sorted
+    similarity: bool = False           # make grade also runs the similarity check (SIMILARITY)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,21 @@ class CollectSettings:
 
 
 @dataclass(frozen=True)
+class SimilaritySettings:
+    """The similarity check (make similarity): code shared between submissions beyond the release.
+    Lengths are in tokens of canonical code (names, operators, numbers); shares are fractions."""
+    archive: str = ""               # earlier terms in nbgrader's layout, <archive>/<student>/<assignment>/; "" = none
+    threshold: float = 0.5          # a pair at or above this similarity is flagged
+    top: int = 25                   # pairs shown side by side in similarity.html
+    min_similarity: float = 0.2     # pairs below are left out of similarity.csv
+    noise_tokens: int = 12          # a match shorter than this is ignored (copydetect's noise threshold)
+    guarantee_tokens: int = 20      # a match this long is always found (copydetect's guarantee threshold)
+    min_match_tokens: int = 100     # a pair matching fewer tokens (about five lines) is weighed down in proportion
+    common_share: float = 0.5       # code in more than this share of the submissions (and in more than
+                                    # COMMON_FLOOR of them) is everyone's idiom, left out like the release
+
+
+@dataclass(frozen=True)
 class CourseConfig:
     root: Path
     course_id: str
@@ -90,6 +106,7 @@ class CourseConfig:
     grading: GradingSettings = field(default_factory=GradingSettings)
     late_policy: LatePolicy = field(default_factory=LatePolicy)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
     due: dict = field(default_factory=dict)   # assignment id -> due date, "YYYY-MM-DD HH:MM:SS UTC"
 
     # Resolved course paths; every stage asks here instead of joining strings itself.
@@ -139,7 +156,8 @@ class CourseConfig:
 
 # course_config.py's top-level names, and the section each fills.
 _SECTIONS: dict[str, type] = {"NBGRADER": NbgraderSettings, "RELEASE": ReleaseSettings,
-                              "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings}
+                              "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings,
+                              "SIMILARITY": SimilaritySettings}
 
 
 def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
@@ -198,7 +216,17 @@ def load(root: str | Path | None = None) -> CourseConfig:
                 for name, cls in _SECTIONS.items()}
     if sections["late_policy"].kind not in ("none", "zero", "percent_per_day"):
         raise ConfigError(f"{path}: LATE_POLICY['kind'] must be none, zero or percent_per_day")
+    _check_similarity(sections["similarity"], path)
     return CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+
+
+def _check_similarity(s: SimilaritySettings, path: Path) -> None:
+    for key in ("threshold", "min_similarity", "common_share"):
+        if not 0.0 <= getattr(s, key) <= 1.0:
+            raise ConfigError(f"{path}: SIMILARITY[{key!r}] must be between 0 and 1")
+    if s.top < 1 or s.noise_tokens < 2 or s.guarantee_tokens < s.noise_tokens or s.min_match_tokens < 0:
+        raise ConfigError(f"{path}: SIMILARITY needs top >= 1, noise_tokens >= 2, guarantee_tokens >= "
+                          "noise_tokens and min_match_tokens >= 0")
 
 
 def parse_time(text: str):

@@ -3,7 +3,9 @@
 It finds the submissions (discover), decides what needs grading (the incremental cache in
 grade), sends them to lanes (pool: a local pool, or cluster: Dask) and writes what comes back:
 reports, scores.csv and feedback (report), the class dashboard (dashboard), nbgrader's
-gradebook (gradebook), the late policy (late), exports (export), and LMS imports (collect).
+gradebook (gradebook), the late policy (late), exports (export), LMS imports (collect), and the
+similarity check (similarity, with canonical, naming and similarity_report), which parses student
+code as data and never changes a grade.
 
 It never runs student code and never imports the sandbox's inside; it reaches lanes only
 through judge.tasks (import-linter, .importlinter).

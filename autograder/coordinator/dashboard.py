@@ -24,6 +24,7 @@ from autograder.results import Status, SubmissionResult
 SUMMARY = "summary.html"
 PROBLEMS = (Status.TIMEOUT, Status.MEMORY, Status.CRASHED, Status.OUTPUT_LIMIT)
 SLOWEST = 10
+SIMILAR_ROWS = 10          # the most similar pairs listed, each linking to its place in similarity.html
 MAX_PROBLEM_ROWS = 300
 HIST_COLOUR = "#3b6fb6"   # the tests (tests/test_dashboard.py) look for these colours in a screenshot
 PASS_COLOUR = "#2f9e6e"
@@ -33,15 +34,16 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), auto
 
 
 def write_summary(out_dir: Path, assignment_id: str, results: list[SubmissionResult],
-                  template: SubmissionResult, isolation: str) -> Path:
-    """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path."""
+                  template: SubmissionResult, isolation: str, similar: dict | None = None) -> Path:
+    """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path.
+    `similar`: the similarity report's top pairs (similarity.top_pairs), linked when given."""
     path = Path(out_dir) / SUMMARY
-    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation))
+    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation, similar))
     return path
 
 
 def render_summary(assignment_id: str, results: list[SubmissionResult], template: SubmissionResult,
-                   isolation: str) -> str:
+                   isolation: str, similar: dict | None = None) -> str:
     results = sorted(results, key=lambda r: r.student_id)
     most = template.max_score
     scores = [r.score for r in results]
@@ -52,7 +54,7 @@ def render_summary(assignment_id: str, results: list[SubmissionResult], template
         histogram=_data_uri(score_histogram(scores, most)) if results else "",
         pass_chart=_data_uri(pass_rate_chart(rates)) if rates and results else "",
         rates=rates, slowest=slowest(results), problems=problems(results), flagged=flagged(results),
-        problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS)
+        problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS, similar=similar)
 
 
 # -- the numbers -------------------------------------------------------------------------------

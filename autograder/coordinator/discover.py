@@ -6,15 +6,16 @@ fingerprinted are the bytes graded.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from autograder.assignment import Assignment
 from autograder.config import CourseConfig
 from autograder.coordinator import late
-from autograder.judge import verdict
-from autograder.judge.tasks import REFERENCE_ID
 from autograder.notebook import NotebookError, read_notebook
 from autograder.results import Submission, SubmissionResult
 
@@ -26,35 +27,58 @@ def fingerprint(grader_fp: str, data: bytes) -> str:
     return hashlib.sha256(grader_fp.encode() + hashlib.sha256(data).digest()).hexdigest()
 
 
-def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Submission], list[SubmissionResult]]:
-    """Submissions to grade, and results for folders that cannot be graded at all."""
-    found, broken = [], []
-    root = cfg.submitted_dir
-    if not root.is_dir():
-        return found, broken
-    for student_dir in sorted(root.iterdir()):
+@dataclass(frozen=True)
+class Found:
+    """One student's folder: the notebook's bytes, or why there are none."""
+    student: str
+    notebook: str                       # the file name
+    data: bytes | None
+    problem: str = ""
+    submitted_at: dt.datetime | None = None
+
+
+def read_submissions(cfg: CourseConfig, a: Assignment, root: Path | None = None) -> list[Found]:
+    """Every student folder of `root` (default submitted/; an earlier term's folder in the same
+    layout) that holds the assignment, by student id."""
+    root = cfg.submitted_dir if root is None else root
+    found = []
+    for student_dir in sorted(root.iterdir()) if root.is_dir() else ():
         folder = student_dir / a.id
         if student_dir.is_symlink() or not folder.is_dir() or folder.is_symlink():
             continue
         student = student_dir.name
-        if not STUDENT_ID.match(student) or student == REFERENCE_ID:
+        if not STUDENT_ID.match(student):  # the reference's id, "__reference__", does not match either
             print(f"warning: {student_dir}: skipped, the folder name is not a valid student id", file=sys.stderr)
             continue
-        unreadable = lambda name, message: verdict.not_graded(  # noqa: E731
-            Submission(student, a.id, name, b""), verdict.unreadable(message))
         notebook = folder / a.notebook
         if not notebook.exists() and not notebook.is_symlink():
             others = sorted(p.name for p in folder.glob("*.ipynb"))
             if len(others) != 1:
-                broken.append(unreadable(a.notebook, f"no {a.notebook} in {folder.relative_to(cfg.root)} "
-                                                     f"(found: {', '.join(others) or 'no notebook'})"))
+                found.append(Found(student, a.notebook, None, f"no {a.notebook} in {_shown(folder, cfg.root)} "
+                                                            f"(found: {', '.join(others) or 'no notebook'})"))
                 continue
             notebook = folder / others[0]  # a renamed download ("transformer (1).ipynb")
         try:
             data = read_notebook(notebook, a.settings.max_notebook_bytes)
         except NotebookError as exc:
-            broken.append(unreadable(notebook.name, str(exc)))
+            found.append(Found(student, notebook.name, None, str(exc)))
             continue
-        found.append(Submission(student, a.id, notebook.name, data, fingerprint(grader_fp, data),
-                                late.submission_time(folder, notebook)))
-    return found, broken
+        found.append(Found(student, notebook.name, data, "", late.submission_time(folder, notebook)))
+    return found
+
+
+def discover(cfg: CourseConfig, a: Assignment, grader_fp: str) -> tuple[list[Submission], list[SubmissionResult]]:
+    """Submissions to grade, and results for folders that cannot be graded at all."""
+    from autograder.judge import verdict  # the judge (and torch) only for grading: make similarity lists without
+
+    subs, broken = [], []
+    for f in read_submissions(cfg, a):
+        if f.data is None:
+            broken.append(verdict.not_graded(Submission(f.student, a.id, f.notebook, b""), verdict.unreadable(f.problem)))
+        else:
+            subs.append(Submission(f.student, a.id, f.notebook, f.data, fingerprint(grader_fp, f.data), f.submitted_at))
+    return subs, broken
+
+
+def _shown(folder: Path, root: Path) -> Path:
+    return folder.relative_to(root) if folder.is_relative_to(root) else folder

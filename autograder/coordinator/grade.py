@@ -20,7 +20,7 @@ import time
 
 from autograder.assignment import Assignment, grader_fingerprint, load_assignment
 from autograder.config import CourseConfig, CourseError, parse_time
-from autograder.coordinator import dashboard, gradebook, late, pool, report
+from autograder.coordinator import dashboard, gradebook, late, pool, report, similarity
 from autograder.coordinator.discover import discover
 from autograder.judge import tasks, verdict
 from autograder.results import Status, Submission, SubmissionResult
@@ -180,7 +180,12 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
                 book.add(r)
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)
-    dashboard.write_summary(out, a.id, ordered, template, caps.describe())
+    if a.settings.similarity:  # evidence beside the grades, never part of them
+        try:
+            similarity.check(cfg, a.id, quiet=quiet)
+        except CourseError as exc:
+            print(f"warning: the similarity check of {a.id} did not run: {exc}", file=sys.stderr)
+    dashboard.write_summary(out, a.id, ordered, template, caps.describe(), similarity.top_pairs(cfg, out))
     reused = len(subs) - len(todo)
     say(report.summary_table(ordered))
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {reused} unchanged and "

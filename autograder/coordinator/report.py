@@ -25,6 +25,11 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=
                           trim_blocks=True, lstrip_blocks=True)
 
 
+def template(name: str) -> jinja2.Template:
+    """One of templates/, with autoescape on: everything a student wrote is escaped."""
+    return _env.get_template(name)
+
+
 # -- atomic files ------------------------------------------------------------------------------
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
