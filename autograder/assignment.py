@@ -4,7 +4,8 @@ assignments/<id>/
     <notebook>.ipynb        the reference solution (nbgrader source, solution regions inline)
     hidden/test_*.py        hidden tests: ordinary pytest tests, one file per test family
     hidden/probes.py        probes: the code that runs the student's code inside the worker
-    hidden/grading.toml     optional: overrides of course_config.GRADING, and `notebook = "..."`
+    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`, and a
+                            [policy] table overriding course_config.POLICY (attempts, visibility)
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.config import CourseConfig, CourseError, GradingSettings, override
+from autograder.config import CourseConfig, CourseError, GradingSettings, PolicySettings, check_policy, override
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Assignment:
     hidden: Path
     probes: tuple[Path, ...]
     settings: GradingSettings
+    policy: PolicySettings = PolicySettings()  # not in the fingerprint: it changes no verdict
 
     @property
     def reference_notebook(self) -> Path:
@@ -38,7 +40,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     hidden = source / "hidden"
     if not any(hidden.glob("test_*.py")):
         raise CourseError(f"{hidden}: no hidden tests (test_*.py) to grade {assignment_id} with")
-    settings, notebook = cfg.grading, None
+    settings, notebook, policy = cfg.grading, None, cfg.policy
     toml_path = hidden / "grading.toml"
     if toml_path.is_file():
         try:
@@ -46,6 +48,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
         except tomllib.TOMLDecodeError as exc:
             raise CourseError(f"{toml_path}: not valid TOML: {exc}") from None
         notebook = raw.pop("notebook", None)
+        policy = check_policy(override(policy, raw.pop("policy", {}), toml_path, "policy"), toml_path)
         settings = override(settings, raw, toml_path)
     notebooks = sorted(p.name for p in source.glob("*.ipynb"))
     if notebook is None:
@@ -56,7 +59,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     elif notebook not in notebooks:
         raise CourseError(f"{toml_path}: notebook {notebook!r} is not in {source}")
     probes = tuple(sorted(hidden.glob("probes*.py")))
-    return Assignment(assignment_id, source, notebook, hidden, probes, settings)
+    return Assignment(assignment_id, source, notebook, hidden, probes, settings, policy)
 
 
 def _digest(*paths: Path) -> str:
