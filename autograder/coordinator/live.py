@@ -9,6 +9,8 @@ twice is CRASHED) and the late policy at the attempt's own time (policy.stamp_la
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing
+import multiprocessing.forkserver
 import os
 import threading
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +22,8 @@ from autograder.config import CourseConfig, CourseError
 from autograder.coordinator import grade, policy, pool
 from autograder.judge import verdict
 from autograder.results import Submission, SubmissionResult
+
+LANE_NICENESS = 10  # lanes yield the CPU to the web process: uploads are answered at once while every lane grades
 
 
 class WarmPool(cf.Executor):
@@ -64,6 +68,21 @@ class AssignmentLanes:
     lanes: int
 
 
+def _lanes_at_low_priority() -> None:
+    """Start the fork server the local lanes come from (pool.local_pool) at a lower priority, so
+    that every lane, zygote and worker forked from it inherits it. Raising niceness needs no privilege."""
+    import psutil
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder.judge.lane"])
+    multiprocessing.forkserver.ensure_running()
+    for child in psutil.Process().children():
+        try:
+            if any("forkserver" in part for part in child.cmdline()):
+                child.nice(max(child.nice(), LANE_NICENESS))
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+
+
 class LiveGrader:
     """Warm lanes for every gradable assignment of a course, for as long as the service runs."""
 
@@ -85,6 +104,8 @@ class LiveGrader:
             from autograder.coordinator.cluster import dask_executor
 
             self._cluster = dask_executor(self.scheduler)
+        else:
+            _lanes_at_low_priority()
         with cf.ThreadPoolExecutor(max(1, len(ids))) as starting:
             for lanes in starting.map(self._start_one, ids):
                 self.by_assignment[lanes.assignment.id] = lanes

@@ -27,7 +27,8 @@ async def read_upload(request: Request, user: User) -> tuple[str, bytes, str]:
     svc = service(request)
     svc.limits.upload(user)
     cap = int(svc.cfg.service.max_upload_mb * 2**20)
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+    kind = request.headers.get("content-type", "").lower()
+    if not kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         raise ApiError(415, "send multipart/form-data with the fields assignment and notebook (the .ipynb file)")
     try:
         form = await request.form(max_files=1, max_fields=8, max_part_size=64 << 10)

@@ -29,20 +29,23 @@ def timestamp_text(when: dt.datetime) -> str:
     return when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
 
 
-def _durable_write(path: Path, data: bytes) -> None:
-    """Write, fsync, rename into place, fsync the folder: after this returns, a crash keeps the file."""
+def _write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write to a temporary name and rename into place (a reader never sees half a file); with
+    `durable`, fsync the file and its folder: after this returns, a crash keeps the file."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o640)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -59,8 +62,8 @@ def save(cfg: CourseConfig, a: Assignment, student: str, attempt_id: str, data: 
     folder = cfg.submitted_dir / student / a.id / HISTORY / f"{when:%Y%m%dT%H%M%S%fZ}-{attempt_id[:8]}"
     try:
         folder.mkdir(parents=True, exist_ok=False)
-        _durable_write(folder / a.notebook, data)
-        _durable_write(folder / "timestamp.txt", timestamp_text(when).encode())
+        _write(folder / a.notebook, data)
+        _write(folder / "timestamp.txt", timestamp_text(when).encode())
         _fsync_dir(folder.parent)
     except OSError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -75,7 +78,8 @@ def discard(cfg: CourseConfig, relative: str) -> None:
 
 
 def publish(cfg: CourseConfig, a: Assignment, student: str, relative: str, when: dt.datetime) -> None:
-    """Mirror an attempt to nbgrader's place for the student's submission (the newest wins)."""
+    """Mirror an attempt to nbgrader's place for the student's submission (the newest wins). Not
+    fsynced: the history folder is the durable copy, and a start mirrors it again (republish)."""
     folder = cfg.submitted_dir / student / a.id
     stamp = folder / "timestamp.txt"
     if stamp.is_file():
@@ -84,8 +88,8 @@ def publish(cfg: CourseConfig, a: Assignment, student: str, relative: str, when:
                 return  # a newer attempt is already there
         except (ValueError, OverflowError, OSError):
             pass
-    _durable_write(folder / a.notebook, (cfg.root / relative).read_bytes())
-    _durable_write(stamp, timestamp_text(when).encode())
+    _write(folder / a.notebook, (cfg.root / relative).read_bytes(), durable=False)
+    _write(stamp, timestamp_text(when).encode(), durable=False)
 
 
 def read(cfg: CourseConfig, relative: str, max_bytes: int) -> bytes:

@@ -1,0 +1,325 @@
+"""`make loadtest`: the submission service under load, on loopback only, bounded in count and time.
+
+A private Day 41 course with a roster of CLIENTS students; `make serve`'s service started on a
+free loopback port; CLIENTS concurrent clients upload N notebooks in all (a class built like the
+bench's: correct, buggy, stub and broken notebooks) and follow each until it is graded. Then:
+
+- upload latency p50/p95 (until the 202, while grading runs), time to feedback p50/p95 (the
+  server's graded_at - submitted_at), submissions per minute, peak memory of the service's tree;
+- none lost, none graded twice: every 202 has its row, its stored notebook (same SHA-256) and
+  exactly one recorded result;
+- batch `grade` on the same notebooks (one student folder each), in the same run: its submissions
+  per minute, the baseline of the ratio.
+
+Results go to bench/loadtest.json. ServiceProcess is also the suite's way to run a real service.
+"""
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from autograder.config import CourseConfig, load
+from bench.run import ASSIGNMENT, Distribution, TreeSampler, build_class
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+DEADLINE_S = 900          # the whole run stops by itself past this
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- a course to serve ---------------------------------------------------------------------------
+
+def make_course(work: Path, students: int, service: dict, assignments: tuple[str, ...] = (ASSIGNMENT,),
+                policy: dict | None = None, due: str | None = None) -> CourseConfig:
+    """A private course under `work`: the repository's course files for `assignments`, a roster of
+    s000..s<students-1> plus the bundled four, and SERVICE (POLICY, one DUE date) settings appended."""
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    for aid in assignments:
+        for folder in ("assignments", "release"):
+            shutil.copytree(REPO_ROOT / folder / aid, work / folder / aid, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (REPO_ROOT / "course_config.py").read_text()
+    text += f"\nSERVICE = {service!r}\n" + (f"POLICY = {policy!r}\n" if policy else "")
+    if due:
+        text += f"DUE = {dict.fromkeys(assignments, due)!r}\n"
+    (work / "course_config.py").write_text(text)
+    shutil.copy2(REPO_ROOT / "nbgrader_config.py", work / "nbgrader_config.py")
+    with (work / "roster.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["student_id", "lms_id", "name", "sis_id", "section"])
+        for i, sid in enumerate(["alice", "bob", "carol", "dave"] + [f"s{i:03d}" for i in range(students)]):
+            w.writerow([sid, 20000 + i, f"Student {sid}", f"S{i:05d}", "L01"])
+    return load(work)
+
+
+def issue_tokens(cfg: CourseConfig) -> dict[str, str]:
+    """subject -> token, as `make tokens` writes them."""
+    from autograder.service.tokens import issue
+
+    path = issue(cfg).path
+    with path.open(newline="") as f:
+        return {row["student_id"]: row["token"] for row in csv.DictReader(f)}
+
+
+def class_notebooks(n: int, work: Path) -> list[bytes]:
+    """n Day 41 notebooks built like the bench's class (every one different), leaving out the
+    bench's truncated ones: the service refuses those at upload (415), and every upload here must be graded."""
+    folder = work / "class"
+    shutil.rmtree(folder, ignore_errors=True)
+    students = build_class(load(REPO_ROOT), n + n // 40 + 2, folder)
+    keep = [s.id for s in students if s.kind != "broken"][:n]
+    return [(folder / sid / ASSIGNMENT / "transformer.ipynb").read_bytes() for sid in keep]
+
+
+# -- the service, as a process ----------------------------------------------------------------------
+
+@dataclass
+class ServiceProcess:
+    """`python -m autograder serve` on a loopback port, in its own process group."""
+    root: Path
+    port: int = field(default_factory=free_port)
+    args: tuple[str, ...] = ()
+    proc: subprocess.Popen | None = None
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServiceProcess":
+        self.log = self.root / f"service-{self.port}-{int(time.time() * 1000)}.log"
+        out = self.log.open("w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "autograder", "--course", str(self.root), "serve",
+                                      "--host", "127.0.0.1", "--port", str(self.port), *self.args],
+                                     cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        out.close()
+        return self
+
+    def wait_ready(self, token: str, timeout: float = 180, lanes: bool = True) -> dict:
+        """Until the service answers (and, with `lanes`, its lanes are warm); the queue's state."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited ({self.proc.returncode}): {self.output()[-3000:]}")
+            try:
+                q = httpx.get(f"{self.url}/api/queue", headers={"Authorization": f"Bearer {token}"}, timeout=5).json()
+                if q.get("failed"):
+                    raise RuntimeError(f"the service cannot grade: {q['failed']}")
+                if q.get("ready") or not lanes:
+                    return q
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"the service at {self.url} was not ready within {timeout} s: {self.output()[-3000:]}")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log and self.log.exists() else ""
+
+    def kill9(self) -> None:
+        """SIGKILL the service process alone, as a crash would; its lanes notice and go."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        self._reap_group()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+        self._reap_group()
+
+    def _reap_group(self) -> None:
+        """Whatever the service started and left (a lane outliving a SIGKILL): gone, after a grace."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def upload(client: httpx.Client, token: str, assignment: str, data: bytes, name: str = "transformer.ipynb"):
+    return client.post("/api/submissions", headers={"Authorization": f"Bearer {token}"},
+                       data={"assignment": assignment}, files={"notebook": (name, data, "application/x-ipynb+json")})
+
+
+def wait_graded(client: httpx.Client, token: str, ids: list[str], timeout: float = 300) -> dict[str, dict]:
+    """Follow each attempt until it is graded (or in error); id -> its last JSON."""
+    done: dict[str, dict] = {}
+    end = time.monotonic() + timeout
+    while len(done) < len(ids) and time.monotonic() < end:
+        for i in [i for i in ids if i not in done]:
+            answer = client.get(f"/api/submissions/{i}", headers={"Authorization": f"Bearer {token}"})
+            if answer.status_code == 200 and answer.json()["status"] in ("graded", "error"):
+                done[i] = answer.json()
+        time.sleep(0.3)
+    if len(done) < len(ids):
+        raise TimeoutError(f"{len(ids) - len(done)} of {len(ids)} attempts not graded within {timeout} s")
+    return done
+
+
+def audit(cfg: CourseConfig, accepted: dict[str, str]) -> dict:
+    """Every accepted id (-> the SHA-256 uploaded) against the database and the files: lost ones,
+    ones graded twice, stored bytes that differ."""
+    db = sqlite3.connect(cfg.service_db_url.removeprefix("sqlite:///"))
+    rows = {r[0]: r[1:] for r in db.execute("SELECT id, path, sha256, status, results, regrades, report FROM attempts")}
+    db.close()
+    lost = sorted(i for i in accepted if i not in rows)
+    twice = sorted(i for i, r in rows.items() if r[3] != 1 + r[4])
+    never = sorted(i for i, r in rows.items() if r[3] == 0 or r[2] not in ("graded", "error"))
+    differ = sorted(i for i, r in rows.items() if i in accepted and (
+        not (cfg.root / r[0]).is_file() or hashlib.sha256((cfg.root / r[0]).read_bytes()).hexdigest() != accepted[i]))
+    reports = sorted(i for i, r in rows.items() if not r[5] or not (cfg.root / r[5]).is_file())
+    return {"accepted": len(accepted), "rows": len(rows), "lost": lost, "graded_twice": twice,
+            "not_graded": never, "bytes_differ": differ, "missing_reports": reports}
+
+
+# -- the load ------------------------------------------------------------------------------------------
+
+async def _client(base: str, token: str, notebooks: list[bytes], latencies: list, accepted: dict, refused: list):
+    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+        for data in notebooks:
+            started = time.perf_counter()
+            answer = await c.post("/api/submissions", headers={"Authorization": f"Bearer {token}"},
+                                  data={"assignment": ASSIGNMENT}, files={"notebook": ("transformer.ipynb", data)})
+            latencies.append(time.perf_counter() - started)
+            if answer.status_code == 202:
+                accepted[answer.json()["id"]] = hashlib.sha256(data).hexdigest()
+            else:
+                refused.append((answer.status_code, answer.text[:200]))
+
+
+async def _load(base: str, tokens: list[str], per_client: list[list[bytes]]):
+    latencies, accepted, refused = [], {}, []
+    await asyncio.gather(*(_client(base, t, nbs, latencies, accepted, refused) for t, nbs in zip(tokens, per_client)))
+    return latencies, accepted, refused
+
+
+def graded_times(cfg: CourseConfig) -> list[tuple[float, float]]:
+    """(submitted_at, graded_at) of every attempt, as epoch seconds, from the database."""
+    import datetime as dt
+
+    db = sqlite3.connect(cfg.service_db_url.removeprefix("sqlite:///"))
+    rows = db.execute("SELECT submitted_at, graded_at FROM attempts WHERE graded_at IS NOT NULL").fetchall()
+    db.close()
+    epoch = lambda s: dt.datetime.fromisoformat(s).replace(tzinfo=dt.timezone.utc).timestamp()  # noqa: E731
+    return [(epoch(a), epoch(b)) for a, b in rows]
+
+
+def run_load(work: Path, n: int = 300, clients: int = 100, lanes: int = 0, batch: bool = True) -> dict:
+    """The whole measurement; returns (and writes next to `work`) the figures."""
+    started_run = time.monotonic()
+    settings = {"lanes": lanes, "uploads_per_minute": 0, "requests_per_minute": 0,
+                "requests_per_minute_per_address": 0}
+    cfg = make_course(work / "course", clients, settings)
+    tokens = issue_tokens(cfg)
+    notebooks = class_notebooks(n, work)
+    students = [f"s{i:03d}" for i in range(clients)]
+    per_client = [notebooks[i::clients] for i in range(clients)]
+    service = ServiceProcess(cfg.root).start()
+    try:
+        service.wait_ready(tokens["instructor"])
+        with TreeSampler(include_self=False) as sampler:
+            t0 = time.monotonic()
+            latencies, accepted, refused = asyncio.run(
+                asyncio.wait_for(_load(service.url, [tokens[s] for s in students], per_client), DEADLINE_S))
+            uploaded_s = time.monotonic() - t0
+            with httpx.Client(base_url=service.url, timeout=60) as c:
+                wait_graded(c, tokens["instructor"], list(accepted), timeout=max(60, DEADLINE_S - (time.monotonic() - started_run)))
+        usage = sampler.usage
+    finally:
+        service.stop()
+    times = graded_times(cfg)
+    first, last = min(t[0] for t in times), max(t[1] for t in times)
+    result = {
+        "n": n, "clients": clients, "lanes": lanes or os.cpu_count(), "uploads_s": round(uploaded_s, 2),
+        "upload_latency_s": Distribution.of(latencies).__dict__,
+        "time_to_feedback_s": Distribution.of([b - a for a, b in times]).__dict__,
+        "service_per_minute": round(len(times) * 60 / (last - first), 1),
+        "peak_memory": {"rss_mb": usage.rss_mb, "pss_mb": usage.pss_mb, "processes": usage.processes},
+        "refused": refused[:10], "audit": audit(cfg, accepted),
+    }
+    if batch:
+        result["batch"] = run_batch(work, notebooks)
+        result["ratio_service_over_batch"] = round(result["service_per_minute"] / result["batch"]["per_minute"], 2)
+    return result
+
+
+def run_batch(work: Path, notebooks: list[bytes]) -> dict:
+    """`python -m autograder grade` on the same notebooks, one student folder each, timed whole."""
+    cfg = make_course(work / "batch", 0, {})
+    for i, data in enumerate(notebooks):
+        dest = cfg.submitted_dir / f"b{i:04d}" / ASSIGNMENT / "transformer.ipynb"
+        dest.parent.mkdir(parents=True)
+        dest.write_bytes(data)
+    with TreeSampler(include_self=False) as sampler:
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, "-m", "autograder", "--course", str(cfg.root), "grade", "--assignment",
+                        ASSIGNMENT, "--quiet"], cwd=REPO_ROOT, check=True, timeout=DEADLINE_S)
+        wall = time.monotonic() - t0
+    return {"wall_s": round(wall, 2), "per_minute": round(len(notebooks) * 60 / wall, 1),
+            "peak_memory": {"rss_mb": sampler.usage.rss_mb, "pss_mb": sampler.usage.pss_mb}}
+
+
+def table(r: dict) -> str:
+    lat, ttf = r["upload_latency_s"], r["time_to_feedback_s"]
+    lines = [f"{r['n']} uploads from {r['clients']} concurrent clients, {r['lanes']} lanes",
+             f"  upload latency p50 / p95      {lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} ms",
+             f"  time to feedback p50 / p95    {ttf['p50']:.1f} / {ttf['p95']:.1f} s",
+             f"  submissions per minute        {r['service_per_minute']:.1f} (service)"]
+    if "batch" in r:
+        lines.append(f"                                {r['batch']['per_minute']:.1f} (batch grade on the same notebooks, "
+                     f"ratio {r['ratio_service_over_batch']:.2f})")
+    lines.append(f"  peak memory, service tree     RSS {r['peak_memory']['rss_mb']:.0f} MB, PSS {r['peak_memory']['pss_mb']} MB")
+    a = r["audit"]
+    lines.append(f"  accepted {a['accepted']}, lost {len(a['lost'])}, graded twice {len(a['graded_twice'])}, "
+                 f"not graded {len(a['not_graded'])}, stored bytes differ {len(a['bytes_differ'])}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bench.loadtest", description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--lanes", type=int, default=0)
+    parser.add_argument("--no-batch", action="store_true")
+    args = parser.parse_args(argv)
+    result = run_load(HERE / "work" / "loadtest", args.n, args.clients, args.lanes, batch=not args.no_batch)
+    (HERE / "loadtest.json").write_text(json.dumps(result, indent=1))
+    print(table(result))
+    a = result["audit"]
+    ok = a["accepted"] == args.n and not (a["lost"] or a["graded_twice"] or a["not_graded"] or a["bytes_differ"])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
