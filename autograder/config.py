@@ -107,8 +107,9 @@ class ServiceSettings:
     lanes: int = 0                     # warm grading lanes per assignment; 0 = one per core
     max_upload_mb: float = 20.0        # larger uploads are refused before their body is read
     uploads_per_minute: int = 20       # per token
-    requests_per_minute: int = 600     # per token, every request
-    requests_per_minute_per_address: int = 3000
+    requests_per_minute: int = 1200    # per token, every request
+    requests_per_minute_per_address: int = 30000  # every request from one address (a flood)
+    failed_signins_per_minute_per_address: int = 60  # requests with no valid token (guessing)
     secure_cookies: bool = False       # set True behind HTTPS
 
 

@@ -203,23 +203,102 @@ def audit(cfg: CourseConfig, accepted: dict[str, str]) -> dict:
 
 # -- the load ------------------------------------------------------------------------------------------
 
-async def _client(base: str, token: str, notebooks: list[bytes], latencies: list, accepted: dict, refused: list):
-    async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-        for data in notebooks:
+def multipart(assignment: str, data: bytes, boundary: str = "loadtest0boundary") -> tuple[bytes, str]:
+    """The body of an upload form, built once per notebook (the load's clients only send bytes)."""
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"assignment\"\r\n\r\n{assignment}\r\n"
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"notebook\"; filename=\"transformer.ipynb\"\r\n"
+            f"Content-Type: application/x-ipynb+json\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How students use the service: start within `spread_s`, follow each upload until it is graded
+    (polling every `poll_s`, as the attempt's page does), think `think_s` before the next one.
+    Pace.burst() is the worst case: every client at once, back to back, following nothing."""
+    spread_s: float = 30.0
+    poll_s: float = 1.0
+    think_s: tuple[float, float] = (2.0, 8.0)
+    follow: bool = True
+
+    @classmethod
+    def burst(cls) -> "Pace":
+        return cls(0.0, 1.0, (0.0, 0.0), False)
+
+
+class Connection:
+    """One keep-alive HTTP/1.1 connection, raw: 100 of these in one Python process measure the
+    service rather than the client library."""
+
+    IDLE_S = 4.0  # under uvicorn's keep-alive timeout (5 s): an idle connection is opened anew
+
+    def __init__(self, port: int, token: str):
+        self.port, self.token = port, token
+        self.reader = self.writer = None
+        self.used = 0.0
+
+    async def request(self, method: str, path: str, body: bytes = b"", kind: str = "") -> tuple[int, dict, bytes]:
+        if self.writer is not None and time.monotonic() - self.used > self.IDLE_S:
+            self.close()
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {self.token}\r\n"
+        if body:
+            head += f"Content-Type: {kind}\r\nContent-Length: {len(body)}\r\n"
+        self.writer.write(head.encode() + b"\r\n" + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            headers[name.strip().lower()] = value.strip()
+        answer = await self.reader.readexactly(int(headers.get("content-length", 0)))
+        self.used = time.monotonic()
+        if headers.get("connection") == "close":
+            self.close()
+        return status, headers, answer
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _client(port: int, token: str, bodies: list[tuple[bytes, str, str]], pace: Pace, rng, out: dict):
+    """One student: uploads one after another, each followed until graded when the pace says so."""
+    c = Connection(port, token)
+    await asyncio.sleep(rng.uniform(0, pace.spread_s))
+    try:
+        for body, kind, digest in bodies:
             started = time.perf_counter()
-            answer = await c.post("/api/submissions", headers={"Authorization": f"Bearer {token}"},
-                                  data={"assignment": ASSIGNMENT}, files={"notebook": ("transformer.ipynb", data)})
-            latencies.append(time.perf_counter() - started)
-            if answer.status_code == 202:
-                accepted[answer.json()["id"]] = hashlib.sha256(data).hexdigest()
-            else:
-                refused.append((answer.status_code, answer.text[:200]))
+            status, headers, answer = await c.request("POST", "/api/submissions", body, kind)
+            out["latencies"].append(time.perf_counter() - started)
+            if "server-timing" in headers:
+                out["server_ms"].append(float(headers["server-timing"].split("dur=")[1]))
+            if status != 202:
+                out["refused"].append((status, answer[:200].decode(errors="replace")))
+                continue
+            attempt = json.loads(answer)["id"]
+            out["accepted"][attempt] = digest
+            while pace.follow:
+                await asyncio.sleep(pace.poll_s)
+                status, _, answer = await c.request("GET", f"/api/submissions/{attempt}")
+                if status == 200 and json.loads(answer)["status"] in ("graded", "error"):
+                    out["seen_s"].append(time.perf_counter() - started)
+                    break
+            await asyncio.sleep(rng.uniform(*pace.think_s))
+    finally:
+        c.close()
 
 
-async def _load(base: str, tokens: list[str], per_client: list[list[bytes]]):
-    latencies, accepted, refused = [], {}, []
-    await asyncio.gather(*(_client(base, t, nbs, latencies, accepted, refused) for t, nbs in zip(tokens, per_client)))
-    return latencies, accepted, refused
+async def _load(port: int, tokens: list[str], per_client: list[list[bytes]], pace: Pace) -> dict:
+    import random
+
+    out = {"latencies": [], "server_ms": [], "seen_s": [], "accepted": {}, "refused": []}
+    rng = random.Random(16)
+    bodies = [[(*multipart(ASSIGNMENT, d), hashlib.sha256(d).hexdigest()) for d in nbs] for nbs in per_client]
+    await asyncio.gather(*(_client(port, t, b, pace, rng, out) for t, b in zip(tokens, bodies)))
+    return out
 
 
 def graded_times(cfg: CourseConfig) -> list[tuple[float, float]]:
@@ -233,7 +312,8 @@ def graded_times(cfg: CourseConfig) -> list[tuple[float, float]]:
     return [(epoch(a), epoch(b)) for a, b in rows]
 
 
-def run_load(work: Path, n: int = 300, clients: int = 100, lanes: int = 0, batch: bool = True) -> dict:
+def run_load(work: Path, n: int = 300, clients: int = 100, lanes: int = 0, batch: bool = True,
+             pace: Pace = Pace()) -> dict:
     """The whole measurement; returns (and writes next to `work`) the figures."""
     started_run = time.monotonic()
     settings = {"lanes": lanes, "uploads_per_minute": 0, "requests_per_minute": 0,
@@ -248,9 +328,10 @@ def run_load(work: Path, n: int = 300, clients: int = 100, lanes: int = 0, batch
         service.wait_ready(tokens["instructor"])
         with TreeSampler(include_self=False) as sampler:
             t0 = time.monotonic()
-            latencies, accepted, refused = asyncio.run(
-                asyncio.wait_for(_load(service.url, [tokens[s] for s in students], per_client), DEADLINE_S))
+            out = asyncio.run(asyncio.wait_for(_load(service.port, [tokens[s] for s in students], per_client, pace),
+                                               DEADLINE_S))
             uploaded_s = time.monotonic() - t0
+            accepted = out["accepted"]
             with httpx.Client(base_url=service.url, timeout=60) as c:
                 wait_graded(c, tokens["instructor"], list(accepted), timeout=max(60, DEADLINE_S - (time.monotonic() - started_run)))
         usage = sampler.usage
@@ -259,12 +340,15 @@ def run_load(work: Path, n: int = 300, clients: int = 100, lanes: int = 0, batch
     times = graded_times(cfg)
     first, last = min(t[0] for t in times), max(t[1] for t in times)
     result = {
-        "n": n, "clients": clients, "lanes": lanes or os.cpu_count(), "uploads_s": round(uploaded_s, 2),
-        "upload_latency_s": Distribution.of(latencies).__dict__,
+        "n": n, "clients": clients, "lanes": lanes or os.cpu_count(), "pace": pace.__dict__,
+        "load_s": round(uploaded_s, 2),
+        "upload_latency_s": Distribution.of(out["latencies"]).__dict__,
+        "upload_server_ms": Distribution.of(out["server_ms"]).__dict__,  # the service's own time (Server-Timing)
+        "feedback_seen_s": Distribution.of(out["seen_s"]).__dict__,     # as the polling client saw it
         "time_to_feedback_s": Distribution.of([b - a for a, b in times]).__dict__,
         "service_per_minute": round(len(times) * 60 / (last - first), 1),
         "peak_memory": {"rss_mb": usage.rss_mb, "pss_mb": usage.pss_mb, "processes": usage.processes},
-        "refused": refused[:10], "audit": audit(cfg, accepted),
+        "refused": out["refused"][:10], "audit": audit(cfg, accepted),
     }
     if batch:
         result["batch"] = run_batch(work, notebooks)
@@ -290,9 +374,14 @@ def run_batch(work: Path, notebooks: list[bytes]) -> dict:
 
 def table(r: dict) -> str:
     lat, ttf = r["upload_latency_s"], r["time_to_feedback_s"]
-    lines = [f"{r['n']} uploads from {r['clients']} concurrent clients, {r['lanes']} lanes",
-             f"  upload latency p50 / p95      {lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} ms",
-             f"  time to feedback p50 / p95    {ttf['p50']:.1f} / {ttf['p95']:.1f} s",
+    own = r["upload_server_ms"]
+    pace = "every client at once, back to back" if not r["pace"]["follow"] else (
+        f"clients start within {r['pace']['spread_s']:g} s, follow each upload until graded, think "
+        f"{r['pace']['think_s'][0]:g}-{r['pace']['think_s'][1]:g} s")
+    lines = [f"{r['n']} uploads from {r['clients']} concurrent clients, {r['lanes']} lanes ({pace})",
+             f"  upload latency p50 / p95      {lat['p50'] * 1000:.0f} / {lat['p95'] * 1000:.0f} ms "
+             f"(in the service: {own['p50']:.0f} / {own['p95']:.0f} ms)",
+             f"  time to feedback p50 / p95    {ttf['p50']:.1f} / {ttf['p95']:.1f} s (graded_at - submitted_at)",
              f"  submissions per minute        {r['service_per_minute']:.1f} (service)"]
     if "batch" in r:
         lines.append(f"                                {r['batch']['per_minute']:.1f} (batch grade on the same notebooks, "
@@ -312,8 +401,10 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--lanes", type=int, default=0)
     parser.add_argument("--no-batch", action="store_true")
+    parser.add_argument("--burst", action="store_true", help="every client at once, back to back, following nothing")
     args = parser.parse_args(argv)
-    result = run_load(HERE / "work" / "loadtest", args.n, args.clients, args.lanes, batch=not args.no_batch)
+    result = run_load(HERE / "work" / "loadtest", args.n, args.clients, args.lanes, batch=not args.no_batch,
+                      pace=Pace.burst() if args.burst else Pace())
     (HERE / "loadtest.json").write_text(json.dumps(result, indent=1))
     print(table(result))
     a = result["audit"]

@@ -86,7 +86,8 @@ def test_an_upload_is_stored_recorded_graded_and_shown_only_to_its_student(serve
         assert set(t) >= {"name", "status", "score", "max_score", "output"}
     folder = cfg.root / "submitted" / "alice" / A
     assert (folder / "transformer.ipynb").read_bytes() == ALICE and (folder / "timestamp.txt").is_file()
-    assert [p.read_bytes() for p in folder.glob("history/*/transformer.ipynb")] == [ALICE]
+    assert [p.read_bytes() for p in folder.glob("history/*.ipynb")] == [ALICE]
+    assert result["id"] in next(folder.glob("history/*.ipynb")).name
     other = client.get(f"/api/submissions/{result['id']}", headers=auth(tokens["bob"]))
     assert other.status_code in (403, 404) and "error" in other.json()
     assert all(a["student_id"] == "bob" for a in client.get("/api/submissions", headers=auth(tokens["bob"])).json())
@@ -174,7 +175,7 @@ def test_attempts_run_out_with_429_and_an_extension_adds_more(served):
     for student, allowed in (("s003", MAX_ATTEMPTS), ("s005", MAX_ATTEMPTS + 2)):
         codes = [upload(client, tokens[student], A, ALICE).status_code for _ in range(allowed + 1)]
         assert codes == [202] * allowed + [429], (student, codes)
-        assert len(list((cfg.submitted_dir / student / A).glob("history/*"))) == allowed
+        assert len(list((cfg.submitted_dir / student / A).glob("history/*.ipynb"))) == allowed
     left = {a["id"]: a for a in client.get("/api/assignments", headers=auth(tokens["s003"])).json()}
     assert left[A]["attempts_left"] == 0 and left[A]["attempts_used"] == MAX_ATTEMPTS
 

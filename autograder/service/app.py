@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +79,7 @@ class Guard:
                 return await _send_json(send, 413, {"error": BodyTooLarge(self.limit - MULTIPART_SLACK).message})
         received = 0
         started = False
+        began = time.perf_counter()
 
         async def capped_receive():
             nonlocal received
@@ -96,6 +98,7 @@ class Guard:
                 extra = [(k.encode(), v.encode()) for k, v in HEADERS.items() if k.encode() not in present]
                 if b"content-security-policy" not in present:
                     extra.append((b"content-security-policy", PAGE_CSP.encode()))
+                extra.append((b"server-timing", f"app;dur={(time.perf_counter() - began) * 1000:.1f}".encode()))
                 message = {**message, "headers": list(message.get("headers", [])) + extra}
             await send(message)
 
@@ -129,6 +132,9 @@ def create_app(cfg: CourseConfig, *, lanes: int | None = None, scheduler: str | 
     async def lifespan(app: FastAPI):
         if paused is not None:
             service.dispatcher.set_paused(paused)
+        restored = attempts.recover(course)
+        if restored:
+            print(f"service: {restored} attempts found in history folders without their database row; queued", flush=True)
         attempts.republish(course)
         service.dispatcher.start()
         try:

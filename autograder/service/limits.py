@@ -39,9 +39,14 @@ class Limits:
         self.requests = Buckets(settings.requests_per_minute)
         self.uploads = Buckets(settings.uploads_per_minute)
         self.addresses = Buckets(settings.requests_per_minute_per_address)
+        self.failures = Buckets(settings.failed_signins_per_minute_per_address)
 
     def address(self, host: str) -> None:
         _refuse(self.addresses.take(host), "too many requests from this address")
+
+    def failed(self, host: str) -> None:
+        """A request without a valid token: past the limit, 429 instead of 401 (token guessing)."""
+        _refuse(self.failures.take(host), "too many requests without a valid token from this address")
 
     def request(self, user) -> None:
         _refuse(self.requests.take(user.token_digest), "too many requests with this token")

@@ -90,6 +90,7 @@ async def signin(request: Request):
     svc = service(request)
     row = await run_in_threadpool(lookup, svc.db, token)
     if row is None:
+        svc.limits.failed(request.client.host if request.client else "unknown")
         return render("signin.html.j2", 401, user=None, token="", error="This token is not valid. Copy it again "
                       "from your email, or ask your instructor for a new one.")
     response = RedirectResponse("/instructor" if row.role == "instructor" else "/", status_code=303)
@@ -187,8 +188,11 @@ def student_page(student: str, request: Request):
     user = instructor_user(request)
     course = service(request).course
     rows = attempts.history(course.db, student)
+    counted = {a.id: attempts.counted_attempt(course, [r for r in rows if r.assignment == a.id])
+               for a in course.assignments.values()}
     return render("student.html.j2", user=user, student=student,
-                  history=[attempts.payload(course, user, r) for r in reversed(rows)])
+                  history=[attempts.payload(course, user, r, getattr(counted.get(r.assignment), "id", None))
+                           for r in reversed(rows)])
 
 
 @router.get("/instructor/assignments/{aid}/summary.html")

@@ -1,16 +1,16 @@
 """Uploads kept in nbgrader's layout, durably, before anything else happens to them.
 
-Every accepted attempt is written (and fsynced) to
-    submitted/<student>/<assignment>/history/<time>-<id>/<notebook>.ipynb   and   timestamp.txt
-and the newest one is mirrored to submitted/<student>/<assignment>/<notebook>.ipynb (plus
-timestamp.txt), where nbgrader and `make grade` find it. The name on disk is always the
-assignment's notebook name: the client's file name is never used as a path.
+Every accepted attempt is written (and fsynced, with its folder) to
+    submitted/<student>/<assignment>/history/<time>-<id>.ipynb      e.g. 20261201T213204786062Z-d873...ipynb
+before its database row; the history folder is the record of truth (a start restores any row
+missing from it, recover()). The newest attempt is mirrored to nbgrader's
+submitted/<student>/<assignment>/<notebook>.ipynb and timestamp.txt, where nbgrader and
+`make grade` find it. The client's file name is never used as a path.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 from autograder.assignment import Assignment
@@ -56,25 +56,42 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+STAMP = "%Y%m%dT%H%M%S%fZ"
+
+
 def save(cfg: CourseConfig, a: Assignment, student: str, attempt_id: str, data: bytes,
          when: dt.datetime) -> Path:
-    """Keep one attempt in its history folder; returns the notebook's path relative to the course."""
-    folder = cfg.submitted_dir / student / a.id / HISTORY / f"{when:%Y%m%dT%H%M%S%fZ}-{attempt_id[:8]}"
+    """Keep one attempt in the student's history folder; returns its path relative to the course."""
+    folder = cfg.submitted_dir / student / a.id / HISTORY
+    path = folder / f"{when.astimezone(dt.timezone.utc):{STAMP}}-{attempt_id}.ipynb"
     try:
-        folder.mkdir(parents=True, exist_ok=False)
-        _write(folder / a.notebook, data)
-        _write(folder / "timestamp.txt", timestamp_text(when).encode())
-        _fsync_dir(folder.parent)
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            for level in (folder.parent, folder.parent.parent, cfg.submitted_dir):
+                _fsync_dir(level)  # the new folders' own entries
+        _write(path, data)
     except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
+        path.unlink(missing_ok=True)
         raise StorageError(f"the server cannot store submissions right now ({exc.strerror or exc}); nothing was "
                            "accepted: try again later, and tell your instructor if this persists") from None
-    return (folder / a.notebook).relative_to(cfg.root)
+    return path.relative_to(cfg.root)
+
+
+def kept(cfg: CourseConfig, assignment_id: str):
+    """(student, attempt id, time, relative path) of every attempt in the history folders."""
+    for path in sorted(cfg.submitted_dir.glob(f"*/{assignment_id}/{HISTORY}/*.ipynb")):
+        stamp, _, attempt_id = path.stem.partition("-")
+        try:
+            when = dt.datetime.strptime(stamp, STAMP).replace(tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue
+        if len(attempt_id) == 32 and not path.is_symlink():
+            yield path.parent.parent.parent.name, attempt_id, when, str(path.relative_to(cfg.root))
 
 
 def discard(cfg: CourseConfig, relative: str) -> None:
-    """Remove an attempt's folder that was never accepted (its database row could not be written)."""
-    shutil.rmtree((cfg.root / relative).parent, ignore_errors=True)
+    """Remove an attempt that was never accepted (its database row could not be written)."""
+    (cfg.root / relative).unlink(missing_ok=True)
 
 
 def publish(cfg: CourseConfig, a: Assignment, student: str, relative: str, when: dt.datetime) -> None:
