@@ -4,17 +4,15 @@ feedback. One service (a Day 41 course, one warm lane) serves the whole module."
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import stat
-import time
 
 import httpx
 import pytest
 
-from bench.loadtest import ServiceProcess, issue_tokens, make_course, upload, wait_graded
-from tests.conftest import REPO, notebook_with_cell
+from bench.serving import ServiceProcess, issue_tokens, make_course, upload, wait_graded
+from tests.conftest import REPO
 
 A = "day41_transformer"
 ALICE = (REPO / "submitted" / "alice" / A / "transformer.ipynb").read_bytes()
@@ -50,7 +48,7 @@ def auth(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def graded(client, token, data, student_token=None) -> dict:
+def graded(client, token, data) -> dict:
     answer = upload(client, token, A, data)
     assert answer.status_code == 202, answer.text
     assert answer.json()["status"] == "queued"

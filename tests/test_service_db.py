@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from autograder.service.db import Attempt, Database, Token
-from bench.loadtest import ServiceProcess, issue_tokens, make_course, upload, wait_graded
+from bench.serving import ServiceProcess, issue_tokens, make_course, upload, wait_graded
 from tests.conftest import REPO
 from tests.pg import postgresql_url  # noqa: F401  (the fixture)
 

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from bench.loadtest import ServiceProcess, audit, issue_tokens, make_course, upload, wait_graded
+from bench.serving import ServiceProcess, audit, issue_tokens, make_course, upload, wait_graded
 from tests.conftest import REPO, notebook_with_cell
 
 A = "day41_transformer"
@@ -169,3 +169,24 @@ def test_a_full_or_read_only_submitted_refuses_uploads_clearly_and_loses_none(tm
     assert set(rows(cfg)) == set(ids)
     assert all(d["status"] == "graded" and d["score"] == d["max_score"] for d in done.values())
     assert kept == ALICE
+
+
+def test_the_service_grades_on_a_dask_cluster_when_a_scheduler_is_given(tmp_path):
+    """Started with --scheduler (make serve SCHEDULER=...), does the service grade on the Dask
+    workers' lanes, with the same score as the local lanes, and the queue report no local lane?"""
+    import distributed
+
+    cfg = make_course(tmp_path / "course", 2, {"lanes": 1}, due="2099-01-01 00:00:00 UTC")
+    tokens = issue_tokens(cfg)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address="127.0.0.1:0", worker_dashboard_address="127.0.0.1:0") as cluster:
+        service = ServiceProcess(cfg.root, args=("--scheduler", cluster.scheduler_address)).start()
+        try:
+            queue = service.wait_ready(tokens["instructor"])
+            with httpx.Client(base_url=service.url, timeout=60) as client:
+                ids = [upload(client, tokens[s], A, ALICE).json()["id"] for s in ("s000", "s001")]
+                done = wait_graded(client, tokens["instructor"], ids, timeout=240)
+        finally:
+            service.stop()
+    assert queue["lane_pids"] == [] and queue["isolation"].startswith("level")
+    assert all(d["status"] == "graded" and d["score"] == d["max_score"] > 0 for d in done.values())

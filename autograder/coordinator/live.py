@@ -122,7 +122,9 @@ class LiveGrader:
             if isinstance(executor, WarmPool):
                 executor.close()
             raise
-        return AssignmentLanes(a, fp, template, frame, executor, 1 if self._cluster else self.count)
+        # On a cluster, one submission in flight per worker process that exists now (each is a lane).
+        lanes = self._cluster._slots() if self._cluster else self.count
+        return AssignmentLanes(a, fp, template, frame, executor, lanes)
 
     def grade(self, s: Submission) -> SubmissionResult:
         """Grade one submission on its assignment's warm lanes (blocking: one caller per lane)."""

@@ -12,7 +12,7 @@ import threading
 
 from sqlalchemy import (DateTime, Float, Integer, String, Text, create_engine, event, func, select, update)
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 STATUSES = ("queued", "grading", "graded", "error")
 
