@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from autograder.service.db import Attempt, Database, Token
-from bench.serving import ServiceProcess, issue_tokens, make_course, upload, wait_graded
+from bench.serving import ServiceProcess, issue_tokens, make_course, upload
 from tests.conftest import REPO
 from tests.pg import postgresql_url  # noqa: F401  (the fixture)
 
@@ -95,29 +95,31 @@ def test_timezones_and_settings_survive_the_round_trip(db):
 
 @pytest.mark.slow
 def test_a_service_on_postgresql_keeps_every_attempt_across_kill_9(tmp_path, postgresql_url):  # noqa: F811
-    """With SERVICE['database'] a postgresql:// URL, are tokens issued, an upload graded, and, after
-    kill -9 and a restart, the attempt still listed with its score?"""
+    """With SERVICE['database'] a postgresql:// URL, are tokens issued and uploads accepted into
+    PostgreSQL (no SQLite file anywhere), and after kill -9 and a restart, is every attempt still
+    listed, in its place in the queue?"""
     with Database(postgresql_url).engine.begin() as c:
         c.execute(text("DELETE FROM attempts"))
         c.execute(text("DELETE FROM tokens"))
         c.execute(text("DELETE FROM settings"))
     cfg = make_course(tmp_path / "course", 1, {"lanes": 1, "database": postgresql_url}, due="2099-01-01 00:00:00 UTC")
-    assert not (cfg.root / "service.db").exists()
     tokens = issue_tokens(cfg)
     notebook = (REPO / "submitted" / "alice" / A / "transformer.ipynb").read_bytes()
-    service = ServiceProcess(cfg.root).start()
+    service = ServiceProcess(cfg.root, args=("--paused",)).start()
     try:
-        service.wait_ready(tokens["instructor"])
+        service.wait_ready(tokens["instructor"], lanes=False)
         with httpx.Client(base_url=service.url, timeout=60) as client:
-            attempt = upload(client, tokens["alice"], A, notebook).json()["id"]
-            first = wait_graded(client, tokens["alice"], [attempt])[attempt]
+            ids = [upload(client, tokens["alice"], A, notebook).json()["id"] for _ in range(3)]
         service.kill9()
         service = ServiceProcess(cfg.root, port=service.port).start()
         service.wait_ready(tokens["instructor"], lanes=False)
         with httpx.Client(base_url=service.url, timeout=60) as client:
             listed = client.get(f"/api/submissions?assignment={A}", headers={"Authorization": f"Bearer {tokens['alice']}"})
+            queue = client.get("/api/queue", headers={"Authorization": f"Bearer {tokens['instructor']}"}).json()
     finally:
         service.stop()
-    assert first["status"] == "graded" and first["score"] == first["max_score"] > 0
-    assert [(a["id"], a["score"]) for a in listed.json()] == [(attempt, first["score"])]
-    assert not (cfg.root / "service.db").exists()
+    assert [(a["id"], a["status"], a["attempt"]) for a in listed.json()] == [(i, "queued", n) for n, i in enumerate(ids, 1)]
+    assert queue["paused"] is True and queue["counts"]["queued"] == 3
+    assert not list(cfg.root.rglob("*.db"))
+    with Database(postgresql_url).session() as s:
+        assert sorted(s.scalars(select(Attempt.id))) == sorted(ids)

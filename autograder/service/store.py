@@ -9,6 +9,7 @@ submitted/<student>/<assignment>/<notebook>.ipynb and timestamp.txt, where nbgra
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 from pathlib import Path
@@ -71,7 +72,8 @@ def save(cfg: CourseConfig, a: Assignment, student: str, attempt_id: str, data: 
                 _fsync_dir(level)  # the new folders' own entries
         _write(path, data)
     except OSError as exc:
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder cannot even lose the half-written file
+            path.unlink(missing_ok=True)
         raise StorageError(f"the server cannot store submissions right now ({exc.strerror or exc}); nothing was "
                            "accepted: try again later, and tell your instructor if this persists") from None
     return path.relative_to(cfg.root)
@@ -91,7 +93,8 @@ def kept(cfg: CourseConfig, assignment_id: str):
 
 def discard(cfg: CourseConfig, relative: str) -> None:
     """Remove an attempt that was never accepted (its database row could not be written)."""
-    (cfg.root / relative).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        (cfg.root / relative).unlink(missing_ok=True)
 
 
 def publish(cfg: CourseConfig, a: Assignment, student: str, relative: str, when: dt.datetime) -> None:
