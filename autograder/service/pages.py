@@ -229,12 +229,17 @@ def counted_feedback(aid: str, student: str, request: Request):
                         headers={"content-security-policy": FEEDBACK_CSP})
 
 
+async def instructor_form(request: Request):
+    """The fields of an instructor's form post, once its session, origin and CSRF token are checked."""
+    form = await request.form(max_files=0, max_fields=8, max_part_size=1024)
+    if not (await form_user(request, form)).is_instructor:
+        raise ApiError(403, "instructors only")
+    return form
+
+
 @router.post("/instructor/regrade")
 async def regrade(request: Request):
-    form = await request.form(max_files=0, max_fields=8, max_part_size=1024)
-    user = await form_user(request, form)
-    if not user.is_instructor:
-        raise ApiError(403, "instructors only")
+    form = await instructor_form(request)
     svc = service(request)
     ids = [str(form.get("id") or "")]
     if form.get("assignment"):
@@ -248,10 +253,7 @@ async def regrade(request: Request):
 
 @router.post("/instructor/pause")
 async def pause(request: Request):
-    form = await request.form(max_files=0, max_fields=4, max_part_size=1024)
-    user = await form_user(request, form)
-    if not user.is_instructor:
-        raise ApiError(403, "instructors only")
+    form = await instructor_form(request)
     await run_in_threadpool(service(request).dispatcher.set_paused, form.get("paused") == "1")
     return RedirectResponse("/instructor", status_code=303)
 
