@@ -13,11 +13,16 @@ ARGS := $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT))
 .DEFAULT_GOAL := help
 N ?= 60
 ZIP ?=
-.PHONY: help venv browser release grade similarity export collect test bench clean
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CLIENTS ?= 100
+UPLOADS ?= 300
+.PHONY: help venv browser postgres release grade similarity export collect serve tokens test bench loadtest clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: ASSIGNMENT=name limits a target to one assignment; FORCE=1 regrades unchanged submissions"
+	@echo "  variables: ASSIGNMENT=name limits a target to one assignment; FORCE=1 regrades unchanged submissions;"
+	@echo "             HOST=, PORT= for make serve"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,14 +46,26 @@ export: venv ## Gradescope results.json, Canvas CSV and grades/grades.csv from t
 collect: venv ## import an LMS zip: make collect ZIP=path ASSIGNMENT=name
 	$(PY) -m autograder collect --zip "$(ZIP)" --assignment "$(ASSIGNMENT)"
 
-browser: ## install Debian's chromium for the dashboard's browser test (needs root and apt)
+serve: release tokens ## the submission service on HOST:PORT (127.0.0.1:8000): uploads graded on warm lanes (SCHEDULER=tcp://host:8786)
+	$(PY) -m autograder serve --host $(HOST) --port $(PORT) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+tokens: venv ## sign-in tokens and links for roster.csv and the instructor, in grades/tokens.csv (mode 0600)
+	$(PY) -m autograder tokens
+
+browser: ## install Debian's chromium for the browser tests (needs root and apt)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
 
-test: venv browser ## run the test suite
+postgres: ## install Debian's PostgreSQL server for the service's database tests (needs root and apt)
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql)
+
+test: venv browser postgres ## run the test suite
 	$(PY) -m pytest -q tests
 
 bench: release ## N submissions (default 60) with ours and with nbgrader autograde, then ours on 50 and 500 and the similarity check on 500; checks the targets; writes bench/results.json
 	$(PY) -m bench --n $(N)
+
+loadtest: release ## the service under load on loopback: UPLOADS=300 from CLIENTS=100, against batch grade; writes bench/loadtest.json
+	$(PY) -m bench.loadtest --n $(UPLOADS) --clients $(CLIENTS)
 
 clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache

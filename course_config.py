@@ -73,3 +73,30 @@ COLLECT = {
     "pattern": r"^(?P<last>[^_]+)_(?P<first>[^_]+)_(?P<lms_id>\d+)_\d+_(?P<file>.+)$",
     "roster": "roster.csv",
 }
+
+# What students may do and see, for `make grade`, the service and the exports alike
+# (autograder/coordinator/policy.py). An assignment overrides any key in a [policy] table of its
+# hidden/grading.toml. Per-student due dates and extra attempts: the file named by "extensions".
+POLICY = {
+    "max_attempts": 0,             # accepted attempts per assignment; 0 = no limit
+    "max_attempts_per_day": 0,     # per UTC day; 0 = no limit
+    "counted": "last",             # the attempt whose score counts: last | best
+    "visibility": {},              # test family or test name -> visible | after_due_date | hidden;
+                                   # "figures" names the feedback pictures
+    "extensions": "extensions.csv",  # student_id,assignment,due,extra_attempts ("*" = every assignment)
+}
+
+# The submission service (make serve; make tokens issues the sign-in links).
+SERVICE = {
+    "host": "127.0.0.1",
+    "port": 8000,
+    "database": "",                # SQLAlchemy URL; "" = SQLite in service.db; or "postgresql://user@host/db"
+    "public_url": "",              # the base of the mailed sign-in links; "" = http://host:port
+    "lanes": 0,                    # warm grading lanes per assignment; 0 = one per core
+    "max_upload_mb": 20.0,         # larger uploads are refused (413) before their body is read
+    "uploads_per_minute": 20,      # per token (429 past it); 0 = no limit
+    "requests_per_minute": 1200,   # per token, every request
+    "requests_per_minute_per_address": 30000,     # every request from one address
+    "failed_signins_per_minute_per_address": 60,  # requests without a valid token, from one address
+    "secure_cookies": False,       # True when served behind HTTPS
+}

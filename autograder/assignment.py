@@ -4,8 +4,9 @@ assignments/<id>/
     <notebook>.ipynb        the reference solution (nbgrader source, solution regions inline)
     hidden/test_*.py        hidden tests: ordinary pytest tests, one file per test family
     hidden/probes.py        probes: the code that runs the student's code inside the worker
-    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`, and
-                            [[rules]]: structural rules checked from the notebook's source
+    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`, a
+                            [policy] table overriding course_config.POLICY (attempts, visibility),
+                            and [[rules]]: structural rules checked from the notebook's source
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.config import CourseConfig, CourseError, GradingSettings, override
+from autograder.config import CourseConfig, CourseError, GradingSettings, PolicySettings, check_policy, override
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class Assignment:
     probes: tuple[Path, ...]
     settings: GradingSettings
     rules: tuple[Rule, ...] = ()
+    policy: PolicySettings = PolicySettings()  # not in the fingerprint: it changes no verdict
 
     @property
     def reference_notebook(self) -> Path:
@@ -55,7 +57,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     hidden = source / "hidden"
     if not any(hidden.glob("test_*.py")):
         raise CourseError(f"{hidden}: no hidden tests (test_*.py) to grade {assignment_id} with")
-    settings, notebook, rules = cfg.grading, None, ()
+    settings, notebook, rules, policy = cfg.grading, None, (), cfg.policy
     toml_path = hidden / "grading.toml"
     if toml_path.is_file():
         try:
@@ -64,6 +66,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
             raise CourseError(f"{toml_path}: not valid TOML: {exc}") from None
         notebook = raw.pop("notebook", None)
         rules = tuple(_rule(r, f"{toml_path}: rules[{i}]") for i, r in enumerate(raw.pop("rules", [])))
+        policy = check_policy(override(policy, raw.pop("policy", {}), toml_path, "policy"), toml_path)
         settings = override(settings, raw, toml_path)
     notebooks = sorted(p.name for p in source.glob("*.ipynb"))
     if notebook is None:
@@ -74,7 +77,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     elif notebook not in notebooks:
         raise CourseError(f"{toml_path}: notebook {notebook!r} is not in {source}")
     probes = tuple(sorted(hidden.glob("probes*.py")))
-    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules)
+    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules, policy)
 
 
 def _rule(raw, where: str) -> Rule:

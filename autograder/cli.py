@@ -55,6 +55,28 @@ def _collect(args, cfg) -> int:
     return 1 if result.unmatched else 0
 
 
+def _serve(args, cfg) -> int:
+    from autograder.service.app import serve
+
+    serve(cfg, args.host, args.port, lanes=args.lanes, scheduler=args.scheduler,
+          paused=True if args.paused else None, debug=args.debug)
+    return 0
+
+
+def _tokens(args, cfg) -> int:
+    from autograder.service.tokens import issue
+
+    done = issue(cfg, rotate=args.rotate, only=args.student)
+    where = done.path.relative_to(cfg.root)
+    print(f"{where} (mode 0600): {len(done.new)} new tokens, {len(done.kept)} kept; one sign-in link per row")
+    for subject in done.lost:
+        print(f"warning: {subject} has a token that {where} no longer holds; reissue it with "
+              f"`python -m autograder tokens --rotate --student {subject}`", file=sys.stderr)
+    for subject in done.removed:
+        print(f"{subject}: no longer on the roster; their token no longer signs in")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     parser.add_argument("--course", default=None, help="course root holding course_config.py "
@@ -89,6 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--zip", required=True, help="the zip file the LMS produced")
     collect.add_argument("--assignment", required=True, help="the assignment these submissions are for")
     collect.set_defaults(run=_collect)
+
+    serve = commands.add_parser("serve", help="the submission service: uploads graded on warm lanes, feedback in seconds")
+    serve.add_argument("--host", default=None, help="address to listen on (default: SERVICE['host'], 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: SERVICE['port'], 8000)")
+    serve.add_argument("--lanes", type=int, default=None, help="warm lanes per assignment (default: SERVICE['lanes'], "
+                       "0 = one per core)")
+    serve.add_argument("--scheduler", default=None, help="grade on a Dask cluster at this address")
+    serve.add_argument("--paused", action="store_true", help="start with the grading queue held "
+                       "(uploads are accepted and queued; resume from the instructor page)")
+    serve.add_argument("--debug", action="store_true", help="print tracebacks of grader failures")
+    serve.set_defaults(run=_serve)
+
+    tokens = commands.add_parser("tokens", help="sign-in tokens for the roster and the instructor, in grades/tokens.csv")
+    tokens.add_argument("--rotate", action="store_true", help="reissue tokens (old links stop working)")
+    tokens.add_argument("--student", default=None, help="with --rotate: only this student (or instructor)")
+    tokens.set_defaults(run=_tokens)
 
     return parser
 

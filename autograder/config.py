@@ -82,6 +82,40 @@ class CollectSettings:
     roster: str = "roster.csv"
 
 
+VISIBILITIES = ("visible", "after_due_date", "hidden")
+COUNTED = ("last", "best")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """What students may do and see, for the batch run, the service and the exports alike
+    (coordinator/policy.py applies it). Course-wide here; an assignment overrides any key in a
+    `[policy]` table of its hidden/grading.toml. Per-student exceptions live in `extensions`."""
+    max_attempts: int = 0              # accepted attempts per assignment; 0 = no limit
+    max_attempts_per_day: int = 0      # accepted attempts per UTC day; 0 = no limit
+    counted: str = "last"              # which attempt's score counts: "last" or "best"
+    # test family ("speed") or test name ("test_speed.py::test_x") -> visible | after_due_date | hidden;
+    # "figures" names the feedback pictures. Unnamed tests keep their @visibility marker.
+    visibility: dict = field(default_factory=dict)
+    extensions: str = "extensions.csv"  # student_id, assignment, due, extra_attempts (course root)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The submission service (`make serve`)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database: str = ""                 # SQLAlchemy URL; "" = sqlite:///<course>/service.db
+    public_url: str = ""               # the base of sign-in links; "" = http://host:port
+    lanes: int = 0                     # warm grading lanes per assignment; 0 = one per core
+    max_upload_mb: float = 20.0        # larger uploads are refused before their body is read
+    uploads_per_minute: int = 20       # per token
+    requests_per_minute: int = 1200    # per token, every request
+    requests_per_minute_per_address: int = 30000  # every request from one address (a flood)
+    failed_signins_per_minute_per_address: int = 60  # requests with no valid token (guessing)
+    secure_cookies: bool = False       # set True behind HTTPS
+
+
 @dataclass(frozen=True)
 class SimilaritySettings:
     """The similarity check (make similarity): code shared between submissions beyond the release.
@@ -107,6 +141,8 @@ class CourseConfig:
     late_policy: LatePolicy = field(default_factory=LatePolicy)
     collect: CollectSettings = field(default_factory=CollectSettings)
     similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     due: dict = field(default_factory=dict)   # assignment id -> due date, "YYYY-MM-DD HH:MM:SS UTC"
 
     # Resolved course paths; every stage asks here instead of joining strings itself.
@@ -129,6 +165,10 @@ class CourseConfig:
     @property
     def db_url(self) -> str:
         return f"sqlite:///{self.root / self.nbgrader.gradebook}"
+
+    @property
+    def service_db_url(self) -> str:
+        return self.service.database or f"sqlite:///{self.root / 'service.db'}"
 
     def assignments(self) -> list[str]:
         """Assignment ids: the folders of the source directory that hold a notebook."""
@@ -157,7 +197,7 @@ class CourseConfig:
 # course_config.py's top-level names, and the section each fills.
 _SECTIONS: dict[str, type] = {"NBGRADER": NbgraderSettings, "RELEASE": ReleaseSettings,
                               "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings,
-                              "SIMILARITY": SimilaritySettings}
+                              "SIMILARITY": SimilaritySettings, "POLICY": PolicySettings, "SERVICE": ServiceSettings}
 
 
 def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
@@ -169,7 +209,11 @@ def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
         if key not in known:
             raise ConfigError(f"{path}: unknown key {name}[{key!r}]; known keys: {', '.join(known)}")
         default = known[key].default
-        if isinstance(default, tuple):
+        if known[key].default_factory is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {name}[{key!r}] must be a dict")
+            value = dict(value)
+        elif isinstance(default, tuple):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{path}: {name}[{key!r}] must be a list")
             value = tuple(value)
@@ -181,9 +225,21 @@ def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
     return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
-def override(settings, raw: dict, source: Path):
+def override(settings, raw: dict, source: Path, name: str = "grading"):
     """`settings` with the keys of `raw` replaced, checked as strictly as course_config.py."""
-    return _section(type(settings), "grading", raw, source, base=settings)
+    return _section(type(settings), name, raw, source, base=settings)
+
+
+def check_policy(policy: PolicySettings, path: Path | str) -> PolicySettings:
+    """The values of a policy that its types alone do not check."""
+    if policy.counted not in COUNTED:
+        raise ConfigError(f"{path}: policy counted = {policy.counted!r}; choose one of {', '.join(COUNTED)}")
+    for key, value in policy.visibility.items():
+        if value not in VISIBILITIES:
+            raise ConfigError(f"{path}: policy visibility[{key!r}] = {value!r}; choose one of {', '.join(VISIBILITIES)}")
+    if policy.max_attempts < 0 or policy.max_attempts_per_day < 0:
+        raise ConfigError(f"{path}: policy max_attempts and max_attempts_per_day must be 0 (no limit) or more")
+    return policy
 
 
 def load(root: str | Path | None = None) -> CourseConfig:
@@ -217,6 +273,7 @@ def load(root: str | Path | None = None) -> CourseConfig:
     if sections["late_policy"].kind not in ("none", "zero", "percent_per_day"):
         raise ConfigError(f"{path}: LATE_POLICY['kind'] must be none, zero or percent_per_day")
     _check_similarity(sections["similarity"], path)
+    check_policy(sections["policy"], path)
     return CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
 
 

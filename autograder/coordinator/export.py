@@ -9,19 +9,22 @@ import io
 import json
 from pathlib import Path
 
-from autograder.coordinator import report
-from autograder.config import CourseConfig
+from autograder.assignment import load_assignment
+from autograder.coordinator import policy, report
+from autograder.config import CourseConfig, CourseError, PolicySettings
 from autograder.results import Status, SubmissionResult
 from autograder.coordinator.roster import load_roster
 
 GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
 
 
-def gradescope_results(r: SubmissionResult) -> dict:
-    """One submission in Gradescope's autograder results.json form."""
+def gradescope_results(r: SubmissionResult, rules: PolicySettings | None = None) -> dict:
+    """One submission in Gradescope's autograder results.json form; each test's visibility is the
+    course policy's (`rules`), which Gradescope then enforces."""
     tests = []
     for number, t in enumerate(r.tests, 1):
-        visibility = t.visibility if t.visibility in GRADESCOPE_VISIBILITY else "visible"
+        visibility = policy.visibility(rules, t.name, t.family, t.visibility) if rules else t.visibility
+        visibility = visibility if visibility in GRADESCOPE_VISIBILITY else "visible"
         text = (t.description + "\n" if t.description else "") + (t.output or "")
         tests.append({"name": t.name, "number": str(number), "score": t.score, "max_score": t.max_score,
                       "status": "passed" if t.status is Status.PASSED else "failed",
@@ -70,11 +73,15 @@ def export(cfg: CourseConfig) -> list[Path]:
         if grades.is_dir() else {}
     written = []
     for aid, results in graded.items():
+        try:
+            rules = load_assignment(cfg, aid).policy
+        except CourseError:  # reports of an assignment no longer in the source folder
+            rules = cfg.policy
         folder = grades / aid / "gradescope"
         keep = set()
         for r in results:
             path = folder / f"{r.student_id}.json"
-            report.atomic_write_text(path, json.dumps(gradescope_results(r), indent=1))
+            report.atomic_write_text(path, json.dumps(gradescope_results(r, rules), indent=1))
             written.append(path)
             keep.add(path.name)
         for stale in folder.glob("*.json"):

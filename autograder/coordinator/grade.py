@@ -19,8 +19,8 @@ import threading
 import time
 
 from autograder.assignment import Assignment, grader_fingerprint, load_assignment
-from autograder.config import CourseConfig, CourseError, parse_time
-from autograder.coordinator import dashboard, gradebook, late, pool, report, similarity
+from autograder.config import CourseConfig, CourseError
+from autograder.coordinator import dashboard, gradebook, policy, pool, report, similarity
 from autograder.coordinator.discover import discover
 from autograder.judge import tasks, verdict
 from autograder.results import Status, Submission, SubmissionResult
@@ -85,12 +85,9 @@ def check_isolation(minimum: str):
 
 def apply_late_policy(cfg: CourseConfig, assignment_id: str, r: SubmissionResult,
                       submitted_at: dt.datetime | None) -> SubmissionResult:
-    """Stamp the submission time and the late penalty (recomputed every run, reports reused or not)."""
-    due = cfg.due.get(assignment_id)
-    r.submitted_at = submitted_at.isoformat(timespec="seconds") if submitted_at else ""
-    r.late_by_s = max(0.0, (submitted_at - parse_time(due)).total_seconds()) if due and submitted_at else 0.0
-    r.penalty = late.penalty(cfg.late_policy, r.raw_score, r.late_by_s)
-    return r
+    """Stamp the submission time and the late penalty (recomputed every run, reports reused or not),
+    against the student's own due date (policy.py: extensions)."""
+    return policy.stamp_late(cfg, assignment_id, r, submitted_at)
 
 
 def executor_factory(cfg: CourseConfig, a: Assignment, lanes: int, scheduler: str, n: int):
@@ -164,8 +161,9 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
 
         def on_result(r: SubmissionResult) -> None:
             r = apply_late_policy(cfg, a.id, verdict.every_test(r, template), times.get(r.student_id))
-            results[r.student_id] = r
-            report.write_student(out, r, cfg.late_policy)  # as each finishes: a crash later keeps these
+            r = results[r.student_id] = policy.counted(cfg, a, r, grader_fp)
+            # as each finishes: a crash later keeps these
+            report.write_student(out, r, cfg.late_policy, policy.feedback_view(cfg, a, r))
             book.add(r)  # while the lanes work, not after
             r.pytest_report = None  # on disk now; memory stays flat however large the class
             progress.step(r.student_id)
@@ -175,8 +173,9 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
         graded = {s.student_id for s in todo}
         for student, r in results.items():  # reused and unreadable ones: the due date may have moved
             if student not in graded:
-                r = apply_late_policy(cfg, a.id, r, times.get(student))
-                report.write_student(out, r, cfg.late_policy)
+                r = policy.counted(cfg, a, apply_late_policy(cfg, a.id, r, times.get(student)), grader_fp)
+                results[student] = r
+                report.write_student(out, r, cfg.late_policy, policy.feedback_view(cfg, a, r))
                 book.add(r)
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template)

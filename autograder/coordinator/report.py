@@ -50,18 +50,23 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 # -- per student -------------------------------------------------------------------------------
 
-def write_student(out: Path, result: SubmissionResult, policy=None) -> None:
+def write_student(out: Path, result: SubmissionResult, policy=None, view=None) -> None:
+    """The full report (for instructors) and the feedback page: of `view` (policy.StudentView,
+    what the student may see now) when given, else of the whole result."""
     atomic_write_text(out / "reports" / f"{result.student_id}.json", json.dumps(result.to_dict(), indent=1))
-    atomic_write_text(out / "feedback" / f"{result.student_id}.html", render_feedback(result, policy))
+    atomic_write_text(out / "feedback" / f"{result.student_id}.html", render_feedback(result, policy, view))
 
 
-def render_feedback(result: SubmissionResult, policy=None) -> str:
+def render_feedback(result: SubmissionResult, policy=None, view=None) -> str:
+    withheld = 0
+    if view is not None:
+        result, withheld = view.result, view.withheld
     families: dict[str, list[TestOutcome]] = {}
     for t in result.tests:
         families.setdefault(t.family, []).append(t)
     lateness = late.describe(policy, result.late_by_s, result.penalty) if policy and result.submitted_at else ""
     return _env.get_template("feedback.html.j2").render(r=result, families=families, lateness=lateness,
-                                                        family_scores=result.family_scores())
+                                                        family_scores=result.family_scores(), withheld=withheld)
 
 
 def previous_reports(out: Path) -> dict[str, SubmissionResult]:
