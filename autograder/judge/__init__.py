@@ -8,10 +8,19 @@ feedback (figures.py), and the one place a test's status is decided (verdict.py)
 It never runs student code: only the sandbox's host side is imported here, never its inside,
 the coordinator or the service (import-linter, .importlinter).
 """
-from autograder.judge.expect import (Feedback, expect_close, expect_finite, expect_grads, expect_shape,
-                                     expect_speed, expect_tensor, fail)
-from autograder.judge.plugin import points, visibility
-from autograder.judge.timing import compare_speed
+import importlib
 
-__all__ = ["Feedback", "compare_speed", "expect_close", "expect_finite", "expect_grads", "expect_shape",
-           "expect_speed", "expect_tensor", "fail", "points", "visibility"]
+# What hidden tests import (`from autograder.judge import points, expect_close`), loaded on first
+# use: the coordinator imports judge.tasks and judge.verdict, and must not pay for torch and pytest.
+_EXPORTS = {"Feedback": "expect", "expect_close": "expect", "expect_finite": "expect", "expect_grads": "expect",
+            "expect_shape": "expect", "expect_speed": "expect", "expect_tensor": "expect", "fail": "expect",
+            "points": "plugin", "visibility": "plugin", "compare_speed": "timing"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
