@@ -22,22 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from autograder.assignment import Assignment, grader_fingerprint, load_assignment
+from autograder.assignment import Assignment
 from autograder.config import CourseConfig, CourseError, parse_time
-from autograder.coordinator import gradebook, late, preflight, report
-from autograder.coordinator.discover import Found, NotGraded, check_submitted_dir, discover, stray_folders
+from autograder.coordinator import gradebook, late, plan, report
+from autograder.coordinator.discover import NotGraded, check_submitted_dir, stray_folders
+from autograder.coordinator.plan import Plan
 from autograder.coordinator.roster import load_roster
 from autograder.results import Submission, SubmissionResult
-
-STATE = ".state.json"
 
 
 def _lane_count(cfg_lanes: int) -> int:
@@ -109,103 +107,6 @@ def check_isolation(minimum: str):
     return caps
 
 
-@dataclass
-class Plan:
-    """What one assignment's run will do, decided before anything is written."""
-    assignment: Assignment
-    grader_fp: str
-    found: Found
-    previous: dict[str, SubmissionResult]
-    digests: dict[str, str]                            # report file -> sha256, as found
-    missing: list[str] = field(default_factory=list)   # known students without a submission folder
-    lowered: list[str] = field(default_factory=list)   # of those and of emptied folders: a grade recorded
-
-    @property
-    def students(self) -> list[str]:
-        return sorted(self.found.students | set(self.missing))
-
-
-def plan(cfg: CourseConfig, assignment_id: str, known: set[str], allow_missing: bool) -> Plan:
-    """Check one assignment and find its submissions; raise CourseError (nothing written) when
-    grading it would zero grades the instructor did not ask to zero."""
-    a = load_assignment(cfg, assignment_id)
-    preflight.check_hidden(a, cfg.root)
-    grader_fp = grader_fingerprint(a)
-    found = discover(cfg, a, grader_fp)
-    where = f"{cfg.submitted_dir.relative_to(cfg.root)}/*/{a.id}/"
-    if not (found.submissions or found.unreadable or found.not_graded) and not allow_missing:
-        raise CourseError(f"{where}: no submissions for {a.id} at all; nothing was graded or written. "
-                          f"Grade another with ASSIGNMENT=<name>, or run with ALLOW_MISSING=1 to grade it "
-                          f"anyway (every student known to the gradebook gets 0)")
-    digests: dict[str, str] = {}
-    previous = report.previous_reports(cfg.root / "grades" / a.id, digests)
-    p = Plan(a, grader_fp, found, previous, digests)
-    p.missing = sorted((known | set(previous)) - found.students - {n.name for n in found.not_graded})
-    emptied = {u.student_id for u in found.unreadable if u.gone}
-    p.lowered = sorted(s for s in set(p.missing) | emptied if s in previous and previous[s].score > 0)
-    if p.lowered and not allow_missing:
-        listed = ", ".join(f"{s} ({previous[s].score:g} recorded)" for s in p.lowered)
-        raise CourseError(f"{a.id}: {len(p.lowered)} student(s) have a grade recorded but no submission now in "
-                          f"{where}: {listed}; grading would lower them to 0, so nothing was graded or written. "
-                          "Restore the submissions, or run with ALLOW_MISSING=1 to record the zeros (the "
-                          f"old reports are kept in grades/{a.id}/history/)")
-    return p
-
-
-def check_writable(cfg: CourseConfig) -> None:
-    """grades/ and every folder in it must be writable, checked before grading starts."""
-    grades = cfg.root / "grades"
-    folders = [grades, *(d for d in grades.rglob("*") if d.is_dir())] if grades.is_dir() else [cfg.root]
-    for folder in folders:
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise CourseError(f"{folder}: not writable, so no report could be written; nothing was graded "
-                              "(make it writable, e.g. chmod -R u+w grades, and run again)")
-
-
-# -- the state of the last run: nothing changed, nothing to do ------------------------------------------
-
-def _state_key(cfg: CourseConfig, p: Plan, students: list[str], digests: dict[str, str]) -> str:
-    """Everything a run's outputs depend on. Equal to the last run's: its outputs are still right."""
-    out = cfg.root / "grades" / p.assignment.id
-    roster = cfg.root / cfg.collect.roster
-    parts = {
-        "grader": p.grader_fp,
-        "submissions": [(s.student_id, s.fingerprint, s.submitted_at.isoformat() if s.submitted_at else "")
-                        for s in p.found.submissions],
-        "unreadable": [(u.student_id, u.notebook, u.message) for u in p.found.unreadable],
-        "not_graded": [(n.folder, n.reason) for n in p.found.not_graded],
-        "students": students,
-        "due": cfg.due.get(p.assignment.id), "late": repr(cfg.late_policy),
-        "roster": hashlib.sha256(roster.read_bytes()).hexdigest() if roster.is_file() else "",
-        "gradebook": (cfg.root / cfg.nbgrader.gradebook).is_file(),
-        "reports": digests,
-        "outputs": [(name, (out / name).is_file()) for name in ("scores.csv", dashboard_file())]
-                   + sorted(f.name for f in (out / "feedback").glob("*.html")),
-    }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
-
-
-def dashboard_file() -> str:
-    return "summary.html"  # dashboard.SUMMARY, without importing the dashboard on the fast path
-
-
-def _unchanged(cfg: CourseConfig, p: Plan) -> bool:
-    try:
-        saved = json.loads((cfg.root / "grades" / p.assignment.id / STATE).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(saved, dict) and saved.get("key") == _state_key(cfg, p, p.students, p.digests)
-
-
-def _save_state(cfg: CourseConfig, p: Plan, students: list[str]) -> None:
-    out = cfg.root / "grades" / p.assignment.id
-    digests: dict[str, str] = {}
-    report.previous_reports(out, digests)
-    key = _state_key(cfg, p, students, digests)
-    report.atomic_write_text(out / STATE, json.dumps({"key": key, "at": dt.datetime.now(dt.timezone.utc)
-                                                      .isoformat(timespec="seconds")}))
-
-
 # -- the stage ---------------------------------------------------------------------------------
 
 def apply_late_policy(cfg: CourseConfig, assignment_id: str, r: SubmissionResult,
@@ -255,7 +156,7 @@ def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
                      lanes: int | None = None, quiet: bool = False, scheduler: str | None = None,
                      allow_missing: bool = False) -> list[SubmissionResult]:
     """Grade one assignment (checked as grade_course checks it); its results by student id."""
-    p = plan(cfg, assignment_id, set(gradebook.students(cfg)), allow_missing)
+    p = plan.plan_assignment(cfg, assignment_id, set(gradebook.students(cfg)), allow_missing)
     return grade_planned(cfg, p, force, lanes, quiet, scheduler)
 
 
@@ -269,7 +170,7 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
     subs = found.submissions
     caps = check_isolation(a.settings.min_isolation)
 
-    if not force and _unchanged(cfg, p):
+    if not force and plan.unchanged(cfg, p):
         ordered = [p.previous[s] for s in p.students if s in p.previous]
         say(f"{a.id}: nothing changed since the last run ({len(subs)} submissions, the hidden tests, the reference, "
             f"the due date); {len(ordered)} reports kept in {out.relative_to(cfg.root)}/ (FORCE=1 regrades)")
@@ -334,7 +235,7 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
     ordered = [results[k] for k in sorted(results)]
     report.write_assignment(out, a, ordered, template, found.not_graded)
     dashboard.write_summary(out, a.id, ordered, template, caps.describe(), found.not_graded)
-    _save_state(cfg, p, sorted(results))
+    plan.save_state(cfg, p, sorted(results))
     say(report.summary_table(ordered))
     _say_differences(cfg, p, say, changed)
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {len(subs) - len(todo)} "
@@ -385,7 +286,7 @@ def grade_course(cfg: CourseConfig, assignment_id: str | None = None, force: boo
     plans, refusals = [], []
     for aid in ids:
         try:
-            plans.append(plan(cfg, aid, known, allow_missing))
+            plans.append(plan.plan_assignment(cfg, aid, known, allow_missing))
         except CourseError as exc:
             refusals.append(str(exc))
     if refusals:
@@ -393,7 +294,7 @@ def grade_course(cfg: CourseConfig, assignment_id: str | None = None, force: boo
     everyone = set().union(*(p.found.students for p in plans))
     for p in plans:  # a student who submitted one assignment of this run has a row in every one
         p.missing = sorted(set(p.missing) | (everyone - p.found.students - {n.name for n in p.found.not_graded}))
-    check_writable(cfg)
+    plan.check_writable(cfg)
     strays = stray_folders(cfg, ids) if not assignment_id else []
     runs = {p.assignment.id: grade_planned(cfg, p, force, lanes, quiet, scheduler) for p in plans}
     report.write_class_grades(cfg.root / "grades", cfg)
