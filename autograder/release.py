@@ -277,10 +277,10 @@ def _tree_digest(h, folder: Path, keep=lambda relative: True) -> None:
 
 
 def sources_fingerprint(cfg: CourseConfig, assignment_id: str) -> str:
-    """The assignment's released sources, this stage's code and nbgrader's version."""
+    """The assignment's released sources, this stage's code and settings, nbgrader's and nbformat's versions."""
     from importlib.metadata import version
 
-    h = hashlib.sha256(f"{version('nbgrader')}|{cfg.course_id}|{cfg.nbgrader}|{cfg.release}".encode())
+    h = hashlib.sha256(f"{version('nbgrader')}|{version('nbformat')}|{cfg.course_id}|{cfg.nbgrader}|{cfg.release}".encode())
     _tree_digest(h, cfg.source_dir / assignment_id, lambda relative: not _grader_only(cfg, relative))
     for code in (Path(__file__), LOADER_SOURCE, Path(__file__).with_name("config.py")):
         h.update(code.read_bytes())
