@@ -149,6 +149,18 @@ def test_authoring_mistakes_are_named_before_anyone_is_graded(course):
     assert not (course.root / "grades").exists()
 
 
+@pytest.mark.slow
+def test_a_hidden_test_that_cannot_be_collected_is_one_line_not_a_broken_pool(course):
+    """A mistake the source check cannot see (a name the judge does not export): is it one line
+    naming the file and line, exit 2, instead of a lane's traceback and a BrokenProcessPool?"""
+    (course.source_dir / DAY41 / "hidden" / "test_zz.py").write_text(
+        "from autograder.judge import points, expect_nothing\n\n\n@points(1)\ndef test_x(submission):\n    pass\n")
+    out = cli(course, "grade", "--assignment", DAY41, "--lanes", "1")
+    (line,) = errors(out)
+    assert out.returncode == 2 and "BrokenProcessPool" not in out.stderr
+    assert "hidden/test_zz.py:1: ImportError: cannot import name 'expect_nothing'" in line
+
+
 # -- one run at a time ----------------------------------------------------------------------------
 
 def test_a_second_run_is_refused_naming_the_holder(course):

@@ -131,12 +131,13 @@ def executor_factory(cfg: CourseConfig, a: Assignment, lanes: int, scheduler: st
     return (lambda: pool.local_pool(str(cfg.root), a.id, lanes)), 1
 
 
-def _import_for_the_finish() -> None:
-    """The finishing stage's heavy imports (matplotlib for the dashboard, nbgrader's gradebook),
-    done while the lanes start up and this process would only wait."""
+def _import_for_the_finish(new_gradebook: bool) -> None:
+    """The finishing stage's heavy imports (matplotlib for the dashboard, nbgrader's gradebook, and
+    alembic when the gradebook is new), done while the lanes start up and this process would only wait."""
     import importlib
 
-    for name in ("matplotlib.backends.backend_agg", "matplotlib.figure", "nbgrader.api", "alembic.script"):
+    for name in ("matplotlib.backends.backend_agg", "matplotlib.figure", "nbgrader.api",
+                 *(["alembic.script"] if new_gradebook else [])):
         importlib.import_module(name)
 
 
@@ -190,7 +191,8 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         + (f" on {where}" if need_lanes else ", no lanes needed") + f", isolation {caps.describe()}")
 
     changed: dict[str, tuple[float, float]] = {}  # student -> (score before, score now)
-    threading.Thread(target=_import_for_the_finish, name="imports", daemon=True).start()
+    new_gradebook = not (cfg.root / cfg.nbgrader.gradebook).is_file()
+    threading.Thread(target=_import_for_the_finish, args=(new_gradebook,), name="imports", daemon=True).start()
     new_executor, batch_size = executor_factory(cfg, a, lanes, scheduler, len(todo))
     with contextlib.ExitStack() as finish:  # closes the gradebook, then shuts the lanes down, whatever happens
         executor = None

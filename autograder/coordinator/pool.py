@@ -47,7 +47,21 @@ def start_lane(root: str, assignment_id: str) -> None:
     try:
         tasks.warm(root, assignment_id)
     except Exception as exc:  # noqa: BLE001 - said once, by the reference check below
-        _LANE_FAILED = f"{exc}"
+        _LANE_FAILED = _the_point(str(exc))
+
+
+def _the_point(text: str) -> str:
+    """Of pytest's report of tests that could not be collected, the lines that say where and what
+    ("hidden/test_x.py:1: in <module>", "E   ImportError: ..."), one per line."""
+    import re
+
+    where = [line.strip().removesuffix(" in <module>").rstrip(":")
+             for line in text.splitlines() if re.match(r"^\S+\.py:\d+: in ", line)]
+    what = [line[1:].strip() for line in text.splitlines() if re.match(r"^E\s", line)]
+    if not what:
+        return text.strip()
+    where += [""] * (len(what) - len(where))
+    return "\n".join(f"{w}: {e}" if w else e for w, e in zip(where, what))
 
 
 def reference_check(root: str, assignment_id: str) -> tuple[str, bytes]:
