@@ -156,7 +156,7 @@ def _reuse(subs: list[Submission], previous: dict, force: bool) -> tuple[dict, l
 def grade_assignment(cfg: CourseConfig, assignment_id: str, force: bool = False,
                      lanes: int | None = None, quiet: bool = False, scheduler: str | None = None,
                      allow_missing: bool = False) -> list[SubmissionResult]:
-    """Grade one assignment (checked as grade_course checks it); its results by student id."""
+    """Grade one assignment (checked as grade_course checks it); its results, in student id order."""
     p = plan.plan_assignment(cfg, assignment_id, set(gradebook.students(cfg)), allow_missing)
     return grade_planned(cfg, p, force, lanes, quiet, scheduler)
 
