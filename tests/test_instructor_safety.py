@@ -106,6 +106,16 @@ def test_a_recorded_grade_is_not_lowered_by_a_missing_submission(course):
     assert tree(course.root / "grades") == before
 
 
+def test_debug_shows_the_traceback_that_is_otherwise_left_out(course):
+    """Does --debug (DEBUG=1) show the full traceback of an error that is otherwise one line?"""
+    shutil.rmtree(course.submitted_dir)
+    plain = cli(course, "grade")
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr
+    debug = cli(course, "--debug", "grade")
+    assert "Traceback (most recent call last)" in debug.stderr and "check_submitted_dir" in debug.stderr
+    assert debug.stderr.rstrip().endswith("make collect)")  # the same message, last
+
+
 def test_a_due_key_that_names_no_assignment_is_an_error(course):
     """Is a misspelt DUE key (which would silently drop a late penalty) an error naming it and the
     assignment it probably meant?"""
@@ -381,7 +391,9 @@ def test_a_missing_submission_zeroes_a_grade_only_when_asked_and_the_old_report_
     assert refused.returncode == 2 and f"bob ({recorded['score']:g} recorded)" in errors(refused)[0]
     allowed = cli(graded, "grade", "--assignment", DAY41, "--allow-missing")
     assert allowed.returncode == 0, allowed.stderr
-    assert "no submission (0 points): bob" in allowed.stdout
+    assert "no submission (0 points): bob" in allowed.stdout and "no lanes needed" in allowed.stdout
+    assert "roster: 4 students, 3 submitted; on the roster, nothing submitted: bob" in allowed.stdout
+    assert f"grade changed: bob {recorded['score']:g} -> 0" in allowed.stdout
     bob = json.loads((graded.root / "grades" / DAY41 / "reports" / "bob.json").read_text())
     assert bob["score"] == 0 and bob["load_error"].startswith("no submission found")
     (kept,) = (graded.root / "grades" / DAY41 / "history" / "bob").glob("*.json")
@@ -391,6 +403,7 @@ def test_a_missing_submission_zeroes_a_grade_only_when_asked_and_the_old_report_
     shutil.move(tmp_path / "bob", folder)
     back = cli(graded, "grade", "--assignment", DAY41)
     assert back.returncode == 0, back.stderr
+    assert "4 submissions, 1 to grade on 1 local lane" in back.stdout  # the others reused, one lane
     assert f"grade changed: bob 0 -> {recorded['score']:g}" in back.stdout
     assert len(list((graded.root / "grades" / DAY41 / "history" / "bob").glob("*.json"))) == 2
 
