@@ -51,7 +51,7 @@ class Assignment:
 
 def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     source = cfg.source_dir / assignment_id
-    if not source.is_dir():
+    if not assignment_id or "/" in assignment_id or not source.is_dir():
         known = ", ".join(cfg.assignments()) or "none"
         raise CourseError(f"{source}: no assignment named {assignment_id!r} (known: {known})")
     hidden = source / "hidden"

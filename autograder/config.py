@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import difflib
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -274,7 +276,9 @@ def load(root: str | Path | None = None) -> CourseConfig:
         raise ConfigError(f"{path}: LATE_POLICY['kind'] must be none, zero or percent_per_day")
     _check_similarity(sections["similarity"], path)
     check_policy(sections["policy"], path)
-    return CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+    cfg = CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+    _check_due_keys(cfg, path)
+    return cfg
 
 
 def _check_similarity(s: SimilaritySettings, path: Path) -> None:
@@ -286,8 +290,36 @@ def _check_similarity(s: SimilaritySettings, path: Path) -> None:
                           "noise_tokens and min_match_tokens >= 0")
 
 
-def parse_time(text: str):
-    """A timestamp as nbgrader writes them (timestamp.txt, due dates): an aware UTC datetime."""
-    from nbgrader.utils import parse_utc
+def _check_due_keys(cfg: CourseConfig, path: Path) -> None:
+    """A DUE key must name an assignment: a misspelt one would silently drop its late penalty."""
+    if not cfg.source_dir.is_dir():
+        return  # reported by whichever command needs the assignments
+    known = cfg.assignments()
+    for aid in cfg.due:
+        if aid not in known:
+            close = difflib.get_close_matches(aid, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{path}: DUE[{aid!r}] names no assignment in {cfg.source_dir.name}/ ({hint}"
+                              f"known: {', '.join(known) or 'none'})")
 
-    return parse_utc(text.strip()).replace(tzinfo=__import__("datetime").timezone.utc)
+
+def parse_time(text: str) -> dt.datetime:
+    """A timestamp as nbgrader writes them (timestamp.txt, due dates): an aware UTC datetime.
+
+    The rule of nbgrader's utils.parse_utc, without importing nbgrader (seconds of start-up):
+    a third word is a zone name ("UTC", "Europe/Paris") or a number of seconds east of UTC."""
+    import dateutil.parser
+    import dateutil.tz
+
+    parts = text.strip().split(" ")
+    if len(parts) == 3:
+        try:
+            zone = int(parts[2])
+        except ValueError:
+            zone = dateutil.tz.gettz(parts[2])
+        when = dateutil.parser.parse(" ".join(parts[:2] + ["TZ"]), tzinfos={"TZ": zone})
+    else:
+        when = dateutil.parser.parse(text.strip())
+    if when.tzinfo is not None:
+        when = (when - when.utcoffset()).replace(tzinfo=None)
+    return when.replace(tzinfo=dt.timezone.utc)

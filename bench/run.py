@@ -321,7 +321,10 @@ def prepare_course(cfg: CourseConfig, work: Path, n: int) -> tuple[CourseConfig,
     course = _fresh_dir(work / "course")
     shutil.copytree(cfg.source_dir / ASSIGNMENT, course / cfg.nbgrader.source_directory / ASSIGNMENT,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(cfg.root / "course_config.py", course / "course_config.py")
+    # The course's settings, with due dates for this course's one assignment only (a DUE key must
+    # name an assignment of the course).
+    (course / "course_config.py").write_text((cfg.root / "course_config.py").read_text()
+                                             + f"\nDUE = {{{ASSIGNMENT!r}: DUE[{ASSIGNMENT!r}]}}\n")
     course_cfg = load(course)
     return course_cfg, build_class(cfg, n, course_cfg.submitted_dir)
 

@@ -45,6 +45,21 @@ def _reports(assignment_dir: Path) -> list[SubmissionResult]:
     return sorted(report.previous_reports(assignment_dir).values(), key=lambda r: r.student_id)
 
 
+def unrostered(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> list[str]:
+    """Why some rows of canvas.csv have no Canvas ID: students graded but missing from the roster."""
+    roster = load_roster(cfg)
+    students = sorted({r.student_id for results in graded.values() for r in results})
+    path = cfg.root / cfg.collect.roster
+    if not roster:
+        return [f"canvas.csv: no roster ({path.name} is missing or empty), so every row has a blank ID and "
+                "Canvas will not match them; add a roster with student_id and lms_id"] if students else []
+    missing = [s for s in students if s not in roster or not roster[s].lms_id]
+    if not missing:
+        return []
+    return [f"canvas.csv: {len(missing)} student(s) graded but not on the roster (or without an lms_id) get a blank "
+            f"ID, which Canvas cannot match: {', '.join(missing)}; add them to {path.name}"]
+
+
 def canvas_csv(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> str:
     """Canvas's gradebook import format: the student columns, then one column per assignment."""
     roster = load_roster(cfg)
@@ -66,8 +81,8 @@ def canvas_csv(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> 
     return buf.getvalue()
 
 
-def export(cfg: CourseConfig) -> list[Path]:
-    """Write every export from the current reports; returns the files written."""
+def export(cfg: CourseConfig) -> tuple[list[Path], list[str]]:
+    """Write every export from the current reports; returns the files written and warnings."""
     grades = cfg.root / "grades"
     graded = {d.name: _reports(d) for d in sorted(grades.iterdir()) if (d / "reports").is_dir()} \
         if grades.is_dir() else {}
@@ -90,4 +105,4 @@ def export(cfg: CourseConfig) -> list[Path]:
     canvas = grades / "canvas.csv"
     report.atomic_write_text(canvas, canvas_csv(cfg, graded))
     report.write_class_grades(grades, cfg)
-    return [*written, canvas, grades / "grades.csv"]
+    return [*written, canvas, grades / "grades.csv"], unrostered(cfg, graded)

@@ -33,7 +33,7 @@ from copydetect.utils import get_document_fingerprints, get_token_coverage
 from autograder.assignment import Assignment, load_assignment
 from autograder.config import CourseConfig, CourseError, SimilaritySettings
 from autograder.coordinator import canonical, dashboard, report, similarity_report
-from autograder.coordinator.discover import Found, read_submissions
+from autograder.coordinator.discover import Listed, read_submissions
 from autograder.notebook import NotebookError, code_cells
 
 HTML = "similarity.html"
@@ -234,7 +234,7 @@ def _label(student: str, archived: bool) -> str:
     return ARCHIVE_PREFIX + student if archived else student
 
 
-def _code(f: Found, a: Assignment, fixed: canonical.Contract, archived: bool) -> Code:
+def _code(f: Listed, a: Assignment, fixed: canonical.Contract, archived: bool) -> Code:
     cells = code_cells(f.data, f.notebook, a.settings.skip_tags, a.settings.max_notebook_bytes,
                        a.settings.max_code_cells)
     canon = canonical.canonical([(c["number"], c["source"]) for c in cells], fixed)

@@ -532,6 +532,8 @@ def grader_files(run: Run) -> set[str]:
     out = run.course / "grades" / ASSIGNMENT
     files = {str(out / "scores.csv"), str(out / "summary.html"), str(run.course / "grades" / "grades.csv")}
     files |= {str(p) for p in (out / ".reference").glob("*.json")}  # the reference's results, by fingerprint
+    files.add(str(out / ".state.json"))  # what the run's outputs depend on: the next run may skip it all
+    files |= {str(p) for p in (out / "history").rglob("*.json")}  # reports replaced by another grade
     files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
