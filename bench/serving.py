@@ -44,6 +44,8 @@ def make_course(work: Path, students: int, service: dict, assignments: tuple[str
     text += f"\nSERVICE = {service!r}\n" + (f"POLICY = {policy!r}\n" if policy else "")
     if due:
         text += f"DUE = {dict.fromkeys(assignments, due)!r}\n"
+    else:  # the course's own dates, for the assignments copied (a DUE key naming no assignment is refused)
+        text += f"DUE = {{k: v for k, v in globals().get('DUE', {{}}).items() if k in {sorted(assignments)!r}}}\n"
     (work / "course_config.py").write_text(text)
     shutil.copy2(REPO_ROOT / "nbgrader_config.py", work / "nbgrader_config.py")
     with (work / "roster.csv").open("w", newline="") as f:

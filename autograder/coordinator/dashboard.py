@@ -34,18 +34,19 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), auto
 
 
 def write_summary(out_dir: Path, assignment_id: str, results: list[SubmissionResult],
-                  template: SubmissionResult, isolation: str, similar: dict | None = None,
+                  template: SubmissionResult, isolation: str, *, similar: dict | None = None,
                   not_graded=()) -> Path:
     """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path.
     `similar`: the similarity report's top pairs (similarity.top_pairs), linked when given;
     `not_graded`: the folders no report was made for (discover.NotGraded)."""
     path = Path(out_dir) / SUMMARY
-    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation, similar, not_graded))
+    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation,
+                                                    similar=similar, not_graded=not_graded))
     return path
 
 
 def render_summary(assignment_id: str, results: list[SubmissionResult], template: SubmissionResult,
-                   isolation: str, similar: dict | None = None, not_graded=()) -> str:
+                   isolation: str, *, similar: dict | None = None, not_graded=()) -> str:
     results = sorted(results, key=lambda r: r.student_id)
     most = template.max_score
     scores = [r.score for r in results]

@@ -196,6 +196,29 @@ def write_assignment(out: Path, assignment, results: list[SubmissionResult], tem
             path.unlink()
 
 
+def not_graded_rows(out: Path) -> list:
+    """The NOT GRADED rows of grades/<id>/scores.csv, read back as discover.NotGraded: so a
+    dashboard rewritten later (make similarity) still lists the folders the last run could not grade."""
+    from autograder.coordinator.discover import NotGraded
+
+    path = Path(out) / "scores.csv"
+    if not path.is_file():
+        return []
+    found = []
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            note = row.get("note") or ""
+            if row.get("score") == "" and note.startswith("NOT GRADED: "):
+                # the note is "<folder> <reason>"; the folder (which may hold spaces) ends at its
+                # student-id segment, or at the assignment segment just after it
+                rest, name = note[len("NOT GRADED: "):], row["student_id"]
+                end = rest.find(f"/{name}") + 1 + len(name) if f"/{name}" in rest else rest.find(" ")
+                if rest[end:end + 1] == "/":
+                    end = rest.find(" ", end) if " " in rest[end:] else len(rest)
+                found.append(NotGraded(rest[:end], name, rest[end:].strip()))
+    return found
+
+
 def write_class_grades(grades_dir: Path, cfg) -> None:
     """grades/grades.csv: one row per student, one score column per graded assignment."""
     table: dict[str, dict[str, float]] = {}

@@ -201,7 +201,8 @@ def _relink_dashboard(cfg: CourseConfig, assignment_id: str) -> None:
     if results:
         isolation = Counter(r.isolation for r in results).most_common(1)[0][0]
         # every report lists every hidden test with its points (verdict.every_test): any one is the template
-        dashboard.write_summary(out, assignment_id, results, results[0], isolation, top_pairs(cfg, out))
+        dashboard.write_summary(out, assignment_id, results, results[0], isolation, similar=top_pairs(cfg, out),
+                                not_graded=report.not_graded_rows(out))
 
 
 def top_pairs(cfg: CourseConfig, out: Path) -> dict | None:
