@@ -4,7 +4,8 @@ assignments/<id>/
     <notebook>.ipynb        the reference solution (nbgrader source, solution regions inline)
     hidden/test_*.py        hidden tests: ordinary pytest tests, one file per test family
     hidden/probes.py        probes: the code that runs the student's code inside the worker
-    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`,
+    hidden/grading.toml     optional: overrides of course_config.GRADING, `notebook = "..."`, a
+                            [policy] table overriding course_config.POLICY (attempts, visibility),
                             [[rules]]: structural rules checked from the notebook's source, and
                             [check]: what `make check` expects (coordinator/check.py)
     hidden/examples/*.py    optional: example submissions `make check` grades (EXPECT says how)
@@ -17,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.config import CourseConfig, CourseError, GradingSettings, override
+from autograder.config import CourseConfig, CourseError, GradingSettings, PolicySettings, check_policy, override
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Assignment:
     probes: tuple[Path, ...]
     settings: GradingSettings
     rules: tuple[Rule, ...] = ()
+    policy: PolicySettings = PolicySettings()  # not in the fingerprint: it changes no verdict
     check: CheckSettings = CheckSettings()
 
     @property
@@ -72,13 +74,13 @@ class Assignment:
 
 def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     source = cfg.source_dir / assignment_id
-    if not source.is_dir():
+    if not assignment_id or "/" in assignment_id or not source.is_dir():
         known = ", ".join(cfg.assignments()) or "none"
         raise CourseError(f"{source}: no assignment named {assignment_id!r} (known: {known})")
     hidden = source / "hidden"
     if not any(hidden.glob("test_*.py")):
         raise CourseError(f"{hidden}: no hidden tests (test_*.py) to grade {assignment_id} with")
-    settings, notebook, rules, check = cfg.grading, None, (), CheckSettings()
+    settings, notebook, rules, policy, check = cfg.grading, None, (), cfg.policy, CheckSettings()
     toml_path = hidden / "grading.toml"
     if toml_path.is_file():
         try:
@@ -87,6 +89,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
             raise CourseError(f"{toml_path}: not valid TOML: {exc}") from None
         notebook = raw.pop("notebook", None)
         rules = tuple(_rule(r, f"{toml_path}: rules[{i}]") for i, r in enumerate(raw.pop("rules", [])))
+        policy = check_policy(override(policy, raw.pop("policy", {}), toml_path, "policy"), toml_path)
         check = _check(raw.pop("check", {}), f"{toml_path}: [check]")
         settings = override(settings, raw, toml_path)
     notebooks = sorted(p.name for p in source.glob("*.ipynb"))
@@ -98,7 +101,7 @@ def load_assignment(cfg: CourseConfig, assignment_id: str) -> Assignment:
     elif notebook not in notebooks:
         raise CourseError(f"{toml_path}: notebook {notebook!r} is not in {source}")
     probes = tuple(sorted(hidden.glob("probes*.py")))
-    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules, check)
+    return Assignment(assignment_id, source, notebook, hidden, probes, settings, rules, policy, check)
 
 
 def _rule(raw, where: str) -> Rule:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import difflib
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,7 @@ class GradingSettings:
     max_notebook_bytes: int = 20 << 20  # larger submissions are refused unread
     max_code_cells: int = 2000
     families: tuple[str, ...] = ()     # column order in scores.csv; unnamed families follow, sorted
+    similarity: bool = False           # make grade also runs the similarity check (SIMILARITY)
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,55 @@ class CollectSettings:
     roster: str = "roster.csv"
 
 
+VISIBILITIES = ("visible", "after_due_date", "hidden")
+COUNTED = ("last", "best")
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """What students may do and see, for the batch run, the service and the exports alike
+    (coordinator/policy.py applies it). Course-wide here; an assignment overrides any key in a
+    `[policy]` table of its hidden/grading.toml. Per-student exceptions live in `extensions`."""
+    max_attempts: int = 0              # accepted attempts per assignment; 0 = no limit
+    max_attempts_per_day: int = 0      # accepted attempts per UTC day; 0 = no limit
+    counted: str = "last"              # which attempt's score counts: "last" or "best"
+    # test family ("speed") or test name ("test_speed.py::test_x") -> visible | after_due_date | hidden;
+    # "figures" names the feedback pictures. Unnamed tests keep their @visibility marker.
+    visibility: dict = field(default_factory=dict)
+    extensions: str = "extensions.csv"  # student_id, assignment, due, extra_attempts (course root)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """The submission service (`make serve`)."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database: str = ""                 # SQLAlchemy URL; "" = sqlite:///<course>/service.db
+    public_url: str = ""               # the base of sign-in links; "" = http://host:port
+    lanes: int = 0                     # warm grading lanes per assignment; 0 = one per core
+    max_upload_mb: float = 20.0        # larger uploads are refused before their body is read
+    uploads_per_minute: int = 20       # per token
+    requests_per_minute: int = 1200    # per token, every request
+    requests_per_minute_per_address: int = 30000  # every request from one address (a flood)
+    failed_signins_per_minute_per_address: int = 60  # requests with no valid token (guessing)
+    secure_cookies: bool = False       # set True behind HTTPS
+
+
+@dataclass(frozen=True)
+class SimilaritySettings:
+    """The similarity check (make similarity): code shared between submissions beyond the release.
+    Lengths are in tokens of canonical code (names, operators, numbers); shares are fractions."""
+    archive: str = ""               # earlier terms in nbgrader's layout, <archive>/<student>/<assignment>/; "" = none
+    threshold: float = 0.5          # a pair at or above this similarity is flagged
+    top: int = 25                   # pairs shown side by side in similarity.html
+    min_similarity: float = 0.2     # pairs below are left out of similarity.csv
+    noise_tokens: int = 12          # a match shorter than this is ignored (copydetect's noise threshold)
+    guarantee_tokens: int = 20      # a match this long is always found (copydetect's guarantee threshold)
+    min_match_tokens: int = 100     # a pair matching fewer tokens (about five lines) is weighed down in proportion
+    common_share: float = 0.5       # code in more than this share of the submissions (and in more than
+                                    # COMMON_FLOOR of them) is everyone's idiom, left out like the release
+
+
 @dataclass(frozen=True)
 class CourseConfig:
     root: Path
@@ -90,6 +142,9 @@ class CourseConfig:
     grading: GradingSettings = field(default_factory=GradingSettings)
     late_policy: LatePolicy = field(default_factory=LatePolicy)
     collect: CollectSettings = field(default_factory=CollectSettings)
+    similarity: SimilaritySettings = field(default_factory=SimilaritySettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     due: dict = field(default_factory=dict)   # assignment id -> due date, "YYYY-MM-DD HH:MM:SS UTC"
 
     # Resolved course paths; every stage asks here instead of joining strings itself.
@@ -112,6 +167,10 @@ class CourseConfig:
     @property
     def db_url(self) -> str:
         return f"sqlite:///{self.root / self.nbgrader.gradebook}"
+
+    @property
+    def service_db_url(self) -> str:
+        return self.service.database or f"sqlite:///{self.root / 'service.db'}"
 
     def assignments(self) -> list[str]:
         """Assignment ids: the folders of the source directory that hold a notebook."""
@@ -139,7 +198,8 @@ class CourseConfig:
 
 # course_config.py's top-level names, and the section each fills.
 _SECTIONS: dict[str, type] = {"NBGRADER": NbgraderSettings, "RELEASE": ReleaseSettings,
-                              "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings}
+                              "GRADING": GradingSettings, "LATE_POLICY": LatePolicy, "COLLECT": CollectSettings,
+                              "SIMILARITY": SimilaritySettings, "POLICY": PolicySettings, "SERVICE": ServiceSettings}
 
 
 def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
@@ -151,7 +211,11 @@ def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
         if key not in known:
             raise ConfigError(f"{path}: unknown key {name}[{key!r}]; known keys: {', '.join(known)}")
         default = known[key].default
-        if isinstance(default, tuple):
+        if known[key].default_factory is dict:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {name}[{key!r}] must be a dict")
+            value = dict(value)
+        elif isinstance(default, tuple):
             if not isinstance(value, (list, tuple)):
                 raise ConfigError(f"{path}: {name}[{key!r}] must be a list")
             value = tuple(value)
@@ -163,9 +227,21 @@ def _section(cls: type, name: str, raw: Any, path: Path | str, base=None):
     return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
-def override(settings, raw: dict, source: Path):
+def override(settings, raw: dict, source: Path, name: str = "grading"):
     """`settings` with the keys of `raw` replaced, checked as strictly as course_config.py."""
-    return _section(type(settings), "grading", raw, source, base=settings)
+    return _section(type(settings), name, raw, source, base=settings)
+
+
+def check_policy(policy: PolicySettings, path: Path | str) -> PolicySettings:
+    """The values of a policy that its types alone do not check."""
+    if policy.counted not in COUNTED:
+        raise ConfigError(f"{path}: policy counted = {policy.counted!r}; choose one of {', '.join(COUNTED)}")
+    for key, value in policy.visibility.items():
+        if value not in VISIBILITIES:
+            raise ConfigError(f"{path}: policy visibility[{key!r}] = {value!r}; choose one of {', '.join(VISIBILITIES)}")
+    if policy.max_attempts < 0 or policy.max_attempts_per_day < 0:
+        raise ConfigError(f"{path}: policy max_attempts and max_attempts_per_day must be 0 (no limit) or more")
+    return policy
 
 
 def load(root: str | Path | None = None) -> CourseConfig:
@@ -198,11 +274,52 @@ def load(root: str | Path | None = None) -> CourseConfig:
                 for name, cls in _SECTIONS.items()}
     if sections["late_policy"].kind not in ("none", "zero", "percent_per_day"):
         raise ConfigError(f"{path}: LATE_POLICY['kind'] must be none, zero or percent_per_day")
-    return CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+    _check_similarity(sections["similarity"], path)
+    check_policy(sections["policy"], path)
+    cfg = CourseConfig(root=root, course_id=course_id, due=dict(due), **sections)
+    _check_due_keys(cfg, path)
+    return cfg
 
 
-def parse_time(text: str):
-    """A timestamp as nbgrader writes them (timestamp.txt, due dates): an aware UTC datetime."""
-    from nbgrader.utils import parse_utc
+def _check_similarity(s: SimilaritySettings, path: Path) -> None:
+    for key in ("threshold", "min_similarity", "common_share"):
+        if not 0.0 <= getattr(s, key) <= 1.0:
+            raise ConfigError(f"{path}: SIMILARITY[{key!r}] must be between 0 and 1")
+    if s.top < 1 or s.noise_tokens < 2 or s.guarantee_tokens < s.noise_tokens or s.min_match_tokens < 0:
+        raise ConfigError(f"{path}: SIMILARITY needs top >= 1, noise_tokens >= 2, guarantee_tokens >= "
+                          "noise_tokens and min_match_tokens >= 0")
 
-    return parse_utc(text.strip()).replace(tzinfo=__import__("datetime").timezone.utc)
+
+def _check_due_keys(cfg: CourseConfig, path: Path) -> None:
+    """A DUE key must name an assignment: a misspelt one would silently drop its late penalty."""
+    if not cfg.source_dir.is_dir():
+        return  # reported by whichever command needs the assignments
+    known = cfg.assignments()
+    for aid in cfg.due:
+        if aid not in known:
+            close = difflib.get_close_matches(aid, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{path}: DUE[{aid!r}] names no assignment in {cfg.source_dir.name}/ ({hint}"
+                              f"known: {', '.join(known) or 'none'})")
+
+
+def parse_time(text: str) -> dt.datetime:
+    """A timestamp as nbgrader writes them (timestamp.txt, due dates): an aware UTC datetime.
+
+    The rule of nbgrader's utils.parse_utc, without importing nbgrader (seconds of start-up):
+    a third word is a zone name ("UTC", "Europe/Paris") or a number of seconds east of UTC."""
+    import dateutil.parser
+    import dateutil.tz
+
+    parts = text.strip().split(" ")
+    if len(parts) == 3:
+        try:
+            zone = int(parts[2])
+        except ValueError:
+            zone = dateutil.tz.gettz(parts[2])
+        when = dateutil.parser.parse(" ".join(parts[:2] + ["TZ"]), tzinfos={"TZ": zone})
+    else:
+        when = dateutil.parser.parse(text.strip())
+    if when.tzinfo is not None:
+        when = (when - when.utcoffset()).replace(tzinfo=None)
+    return when.replace(tzinfo=dt.timezone.utc)

@@ -7,10 +7,16 @@ Order matters:
 4. add notebook_loader.py (autograder/cells.py: the grader's own rule of which cells run);
 5. scan the student version for leaks and fail loudly, naming the file;
 6. only then swap the new folders into place, so a failed run leaves the old release untouched.
+
+An assignment whose sources (and this stage's code) are unchanged since its last release, and
+whose release/ and solutions/ folders are still what that release wrote, is not released again:
+a fingerprint of both is kept in .autograder/release-<assignment>.json.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
 import os
 import re
@@ -20,7 +26,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 
 from autograder.authoring import markers
 from autograder.config import CourseConfig, CourseError
@@ -45,6 +50,7 @@ class ReleaseResult:
     assignment_id: str
     release_files: tuple[str, ...]
     solution_files: tuple[str, ...]
+    unchanged: bool = False  # its sources and outputs were as the last release left them: not rebuilt
 
 
 # -- 1. validation ---------------------------------------------------------------------------
@@ -73,6 +79,8 @@ def _cell_name(number: int, cell) -> str:
 
 
 def _read_notebook(path: Path):
+    import nbformat  # here: the release that finds nothing changed never needs it
+
     try:
         nb = nbformat.read(path, as_version=4)
         nbformat.validate(nb)
@@ -113,6 +121,7 @@ def strip_script(source: str) -> str:
     nbgrader's own preprocessors do the work, on the script wrapped as a code cell, so a
     script reads exactly like a notebook cell would after `nbgrader generate_assignment`.
     """
+    import nbformat
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
     cell = nbformat.v4.new_code_cell(source)
@@ -272,14 +281,76 @@ def release_assignment(cfg: CourseConfig, assignment_id: str) -> ReleaseResult:
     return result
 
 
-def release(cfg: CourseConfig, assignment_id: str | None = None) -> list[ReleaseResult]:
-    """Release one assignment, or every assignment in the source directory.
+# -- the fingerprint: skip a release that would write what is already there ------------------
+
+_IGNORED = {".ipynb_checkpoints", "__pycache__", "feedback"}  # as nbgrader_traitlets' ignore list
+
+
+def _tree_digest(h, folder: Path, keep=lambda relative: True) -> None:
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        relative = path.relative_to(folder)
+        if path.is_file() and path.suffix != ".pyc" and not _IGNORED & set(relative.parts) and keep(relative):
+            h.update(str(relative).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+
+
+def sources_fingerprint(cfg: CourseConfig, assignment_id: str) -> str:
+    """The assignment's released sources, this stage's code and settings, nbgrader's and nbformat's versions."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"{version('nbgrader')}|{version('nbformat')}|{cfg.course_id}|{cfg.nbgrader}|{cfg.release}".encode())
+    _tree_digest(h, cfg.source_dir / assignment_id, lambda relative: not _grader_only(cfg, relative))
+    for code in (Path(__file__), LOADER_SOURCE, Path(__file__).with_name("config.py"), Path(markers.__file__)):
+        h.update(code.read_bytes())
+    return h.hexdigest()
+
+
+def outputs_fingerprint(cfg: CourseConfig, assignment_id: str) -> str:
+    h = hashlib.sha256()
+    for folder in (cfg.release_dir / assignment_id, cfg.solution_dir / assignment_id):
+        h.update(str(folder.is_dir()).encode())
+        _tree_digest(h, folder)
+    return h.hexdigest()
+
+
+def _stamp(cfg: CourseConfig, assignment_id: str) -> Path:
+    return cfg.root / ".autograder" / f"release-{assignment_id}.json"
+
+
+def _up_to_date(cfg: CourseConfig, assignment_id: str) -> bool:
+    try:
+        saved = json.loads(_stamp(cfg, assignment_id).read_text())
+    except (OSError, ValueError):
+        return False
+    return (isinstance(saved, dict) and saved.get("sources") == sources_fingerprint(cfg, assignment_id)
+            and saved.get("outputs") == outputs_fingerprint(cfg, assignment_id))
+
+
+def _write_stamp(cfg: CourseConfig, assignment_id: str) -> None:
+    path = _stamp(cfg, assignment_id)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({"sources": sources_fingerprint(cfg, assignment_id),
+                               "outputs": outputs_fingerprint(cfg, assignment_id)}))
+    os.replace(tmp, path)
+
+
+def release(cfg: CourseConfig, assignment_id: str | None = None, force: bool = False) -> list[ReleaseResult]:
+    """Release one assignment, or every assignment in the source directory; one whose sources and
+    outputs are unchanged since its last release is left as it is (unless `force`).
 
     All sources are validated before anything is written, so one malformed assignment
     never leaves the others half-released.
     """
     ids = [assignment_id] if assignment_id is not None else cfg.assignments()
+    current = {aid for aid in ids if not force and aid and (cfg.source_dir / aid).is_dir() and _up_to_date(cfg, aid)}
     for aid in ids:
-        if (cfg.source_dir / aid).is_dir():
+        if aid not in current and aid and (cfg.source_dir / aid).is_dir():
             validate_sources(cfg, aid)
-    return [release_assignment(cfg, aid) for aid in ids]
+    results = []
+    for aid in ids:
+        if aid in current:
+            results.append(ReleaseResult(aid, _files(cfg.release_dir / aid), _files(cfg.solution_dir / aid), True))
+            continue
+        results.append(release_assignment(cfg, aid))
+        _write_stamp(cfg, aid)
+    return results

@@ -321,7 +321,10 @@ def prepare_course(cfg: CourseConfig, work: Path, n: int) -> tuple[CourseConfig,
     course = _fresh_dir(work / "course")
     shutil.copytree(cfg.source_dir / ASSIGNMENT, course / cfg.nbgrader.source_directory / ASSIGNMENT,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(cfg.root / "course_config.py", course / "course_config.py")
+    # The course's settings, with due dates for this course's one assignment only (a DUE key must
+    # name an assignment of the course).
+    (course / "course_config.py").write_text((cfg.root / "course_config.py").read_text()
+                                             + f"\nDUE = {{{ASSIGNMENT!r}: DUE[{ASSIGNMENT!r}]}}\n")
     course_cfg = load(course)
     return course_cfg, build_class(cfg, n, course_cfg.submitted_dir)
 
@@ -611,7 +614,8 @@ TARGETS = (("throughput, ours / nbgrader autograde", "ratios.per_minute_ours_ove
            ("overhead beyond compute per submission, mean (s)", "ours.overhead_s.mean", "<=", 0.25),
            ("500 submissions, wall time (s)", "scaling.large.wall_s", "<", 300.0),
            ("peak PSS, 500 / 50 submissions", "scaling.pss_ratio", "<=", 1.2),
-           ("peak RSS, 500 / 50 submissions", "scaling.rss_ratio", "<=", 1.2))
+           ("peak RSS, 500 / 50 submissions", "scaling.rss_ratio", "<=", 1.2),
+           ("similarity check, 500 submissions, wall time (s)", "similarity.ours_s", "<", 60.0))
 
 
 def _lookup(result: dict, dotted: str):
@@ -634,8 +638,8 @@ def check_targets(result: dict) -> list[dict]:
 def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool = True,
          scaling: bool = True, fidelity: bool = True) -> dict:
     """Benchmark ours (and nbgrader, unless nbgrader=False) on a class of n, then ours on 50 and
-    500 (unless scaling=False); print tables and the targets, and write the figures to `out`
-    (default bench/results.json)."""
+    500 and the similarity check on 500 (unless scaling=False); print tables and the targets, and
+    write the figures to `out` (default bench/results.json)."""
     if n < 1:
         raise ValueError("n must be at least 1")
     out = out or HERE / "results.json"
@@ -687,7 +691,10 @@ def main(cfg: CourseConfig, n: int = 60, out: Path | None = None, nbgrader: bool
         print("speed-test fidelity (k times the reference's work, measured as the speed tests measure):", flush=True)
         result["fidelity"] = speed_fidelity.measure(cfg)
     if scaling:
+        from bench.similarity import measure
+
         result["scaling"] = memory_scaling(cfg)
+        result["similarity"] = measure(cfg)
     result["targets"] = check_targets(result)
     print("targets (the throughput issue, on this machine):")
     for row in result["targets"]:

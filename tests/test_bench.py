@@ -2,8 +2,9 @@
 import json
 
 from bench import run as bench
+from bench import similarity as similarity_bench
 from autograder.config import load
-from tests.conftest import copy_course
+from tests.conftest import REPO, copy_course
 
 
 def test_targets_verdict_names_what_is_met_missed_and_not_measured():
@@ -17,7 +18,8 @@ def test_targets_verdict_names_what_is_met_missed_and_not_measured():
                         "overhead beyond compute per submission, mean (s)": True,
                         "500 submissions, wall time (s)": False,
                         "peak PSS, 500 / 50 submissions": True,
-                        "peak RSS, 500 / 50 submissions": None}
+                        "peak RSS, 500 / 50 submissions": None,
+                        "similarity check, 500 submissions, wall time (s)": None}
 
 
 def test_a_small_bench_run_measures_every_submission(tmp_path):
@@ -35,3 +37,14 @@ def test_a_small_bench_run_measures_every_submission(tmp_path):
     assert ours["per_minute"] > 0 and ours["startup_s"] is not None
     assert json.loads(out.read_text())["ours"]["wall_s"] == ours["wall_s"]
     assert all(row["met"] is None for row in result["targets"] if "500" in row["target"])
+
+
+def test_a_small_similarity_bench_times_the_check_and_finds_its_copies(tmp_path):
+    """On a class of 20 with two planted copies, does the similarity bench time the check (and
+    copydetect's own detector as the baseline), flag both copies and write what it printed?"""
+    out = tmp_path / "similarity.json"
+    result = similarity_bench.measure(load(REPO), n=20, baseline_n=4, out=out)
+    assert result["n"] == 20 and result["pairs"] == 190
+    assert result["planted_copies"] == result["planted_copies_flagged"] == 2
+    assert result["ours_s"] > 0 and result["ours_cpu_s"] > 0 and result["baseline"]["s"] > 0
+    assert json.loads(out.read_text())["ours_s"] == result["ours_s"]

@@ -46,3 +46,15 @@ def test_nbgrader_reads_the_same_settings():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     cfg = load(REPO)
     assert out.split() == ["assignments", "release", "solutions", cfg.course_id, "True"]
+
+
+@pytest.mark.parametrize("setting, named", [('{"treshold": 0.5}', "treshold"), ('{"threshold": 1.5}', "threshold"),
+                                            ('{"top": 0}', "top"), ('{"archive": 3}', "archive")])
+def test_similarity_settings_are_checked_like_the_others(tmp_path, setting, named):
+    """Is SIMILARITY read like every section (a misspelt key, a share outside 0..1, a count below 1
+    or a wrong type is an error naming it), and is the check off in make grade unless asked for?"""
+    cfg = load(REPO)
+    assert cfg.grading.similarity is False and cfg.similarity.archive == ""
+    (tmp_path / "course_config.py").write_text(f'COURSE_ID = "x"\nSIMILARITY = {setting}\n')
+    with pytest.raises(ConfigError, match=named):
+        load(tmp_path)

@@ -123,17 +123,20 @@ def test_regrade_reuses_unchanged_and_replaces_the_rest(graded):
     assert report(graded, "carol")["score"] == before["alice"]["score"]
     dave = report(graded, "dave")
     assert dave["score"] == 0 and dave["load_error"].startswith("no submission found")
-    assert not [p for p in out.rglob(".*") if p != out / ".reference"]  # no temporary files left
+    assert not [p for p in out.rglob(".*") if p not in (out / ".reference", out / ".state.json")]  # no temporary files left
     grade(graded, "day41_transformer", force=True, quiet=True)
     assert report(graded, "alice")["timings"] != before["alice"]["timings"]  # --force regraded it
 
 
-def test_grade_with_no_submissions_writes_empty_tables(course):
-    """With an empty submitted/, does grading finish and write headers only?"""
+def test_grade_with_no_submissions_is_refused(course):
+    """With no submissions at all, is grading refused (nothing written) rather than a class of zeros?
+    (tests/test_instructor_safety.py runs this and the other refusals as an instructor would.)"""
+    from autograder.config import CourseError
+
     shutil.rmtree(course.submitted_dir)
-    grade(course, "day41_transformer", quiet=True)
-    lines = (course.root / "grades" / "day41_transformer" / "scores.csv").read_text().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("student_id,")
+    with pytest.raises(CourseError, match="the submissions folder does not exist"):
+        grade(course, "day41_transformer", quiet=True)
+    assert not (course.root / "grades").exists()
 
 
 class FlakyLanes(cf.Executor):

@@ -95,6 +95,16 @@ def test_feedback_names_the_parameters_without_gradient(lane, tmp_path):
     assert "gradient never reaches w_q.weight" in messages
 
 
+def test_neg_inf_mask_is_told_what_to_change(lane, tmp_path):
+    """Filling masked scores with -inf is right until a query's whole row is masked: does that test
+    alone fail, and does its message say what to write instead (the notebook states the rule too)?"""
+    result = grade_source(lane, tmp_path, (DAY41 / "bug_neg_inf_mask.py").read_text())
+    (row,) = [t for t in lost(result) if t.name.endswith("test_sdpa_fully_masked_row_is_finite")]
+    assert "-1e9" in row.output and "not -inf" in row.output and "NaN" in row.output
+    notebook = (REPO / "release" / "day41_transformer" / "transformer.ipynb").read_text()
+    assert "whole mask row is 0" in notebook and "not `-inf`" in notebook
+
+
 def test_renamed_parameters_are_reported_not_crashed(lane, tmp_path):
     """When w_q is called q_proj, does the feedback say so instead of crashing?"""
     result = grade_source(lane, tmp_path, (DAY41 / "bug_param_renamed.py").read_text())

@@ -40,6 +40,9 @@ def copy(tmp_path):
     ("autograder/wire.py", "import autograder.judge.verdict", "The shared records"),
     ("autograder/coordinator/report.py", "import bench.run", "Nothing in the product imports the benchmark"),
     ("autograder/coordinator/late.py", "import autograder.coordinator.report", "No import cycles"),
+    ("autograder/judge/expect.py", "import autograder.service.app", "The sandbox and the judge never import the service"),
+    ("autograder/coordinator/live.py", "import autograder.service.db", "The sandbox and the judge never import the service"),
+    ("autograder/service/store.py", "import autograder.sandbox.capabilities", "The service never imports the sandbox"),
 ])
 def test_a_forbidden_import_breaks_a_contract(copy, module, line, contract):
     """Does adding one import that crosses a line (or closes a cycle) make lint-imports fail, naming the contract?"""

@@ -15,9 +15,10 @@ from pathlib import Path, PurePosixPath
 
 from autograder.coordinator import report
 from autograder.assignment import load_assignment
-from autograder.config import CourseConfig, CourseError
-from autograder.coordinator.discover import STUDENT_ID
+from autograder.config import CourseConfig, CourseError, parse_time
+from autograder.coordinator.discover import student_id_problem
 from autograder.coordinator.roster import load_roster
+from autograder.notebook import mib
 
 
 @dataclass
@@ -27,7 +28,8 @@ class CollectResult:
     skipped: list[str] = field(default_factory=list)              # not notebooks, too big, duplicates
 
 
-def collect(cfg: CourseConfig, zip_path: Path, assignment_id: str) -> CollectResult:
+def collect(cfg: CourseConfig, zip_path: Path, assignment_id: str, warn=lambda text: None) -> CollectResult:
+    """Import the zip; `warn(text)` hears of each submission it replaces, before it is replaced."""
     a = load_assignment(cfg, assignment_id)
     try:
         pattern = re.compile(cfg.collect.pattern)
@@ -59,14 +61,16 @@ def collect(cfg: CourseConfig, zip_path: Path, assignment_id: str) -> CollectRes
             if not match or not student:
                 result.unmatched.append(info.filename)
                 continue
-            if not STUDENT_ID.match(student):
-                result.unmatched.append(f"{info.filename} (student id {student!r} is not valid)")
+            problem = student_id_problem(student)
+            if problem:
+                result.unmatched.append(f"{info.filename} (student id {student!r} is not valid: it {problem})")
                 continue
             if not name.endswith(".ipynb"):
                 result.skipped.append(f"{info.filename} (not a notebook)")
                 continue
             if info.file_size > a.settings.max_notebook_bytes:
-                result.skipped.append(f"{info.filename} ({info.file_size / 1e6:.0f} MB, over the notebook limit)")
+                result.skipped.append(f"{info.filename} ({mib(info.file_size)}, over the "
+                                      f"{mib(a.settings.max_notebook_bytes)} notebook limit)")
                 continue
             if student in latest:  # an LMS keeps resubmissions: the newest one counts
                 older = min(latest[student], info, key=lambda i: i.date_time)
@@ -77,8 +81,29 @@ def collect(cfg: CourseConfig, zip_path: Path, assignment_id: str) -> CollectRes
         for student, info in sorted(latest.items()):
             folder = cfg.submitted_dir / student / a.id
             data = archive.read(info)
+            stamp = dt.datetime(*info.date_time).strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n"
+            _warn_before_replacing(cfg, folder, a.notebook, data, stamp, warn)
             report.atomic_write_bytes(folder / a.notebook, data)
-            when = dt.datetime(*info.date_time)
-            report.atomic_write_text(folder / "timestamp.txt", when.strftime("%Y-%m-%d %H:%M:%S.%f UTC") + "\n")
+            report.atomic_write_text(folder / "timestamp.txt", stamp)
             result.imported[student] = info.filename
     return result
+
+
+def _warn_before_replacing(cfg: CourseConfig, folder: Path, notebook: str, data: bytes, stamp: str, warn) -> None:
+    """A submission already in submitted/ is about to be replaced: say what changes, and when a
+    new submission time is earlier than the one it replaces (an older download imported again?)."""
+    where = folder.relative_to(cfg.root)
+    old_stamp = folder / "timestamp.txt"
+    if old_stamp.is_file():
+        before = old_stamp.read_text(errors="replace").strip()
+        if before != stamp.strip():
+            try:
+                older = parse_time(stamp) < parse_time(before)
+            except (ValueError, OverflowError):
+                older = False
+            warn(f"{where}/timestamp.txt: replacing the submission time {before} with {stamp.strip()}"
+                 + (" (earlier: is this zip older than the last import?)" if older else "")
+                 + "; the late penalty follows the new time")
+    old_nb = folder / notebook
+    if old_nb.is_file() and old_nb.read_bytes() != data:
+        warn(f"{where}/{notebook}: replacing the notebook already there with the one in the zip")

@@ -24,6 +24,7 @@ from autograder.results import Status, SubmissionResult
 SUMMARY = "summary.html"
 PROBLEMS = (Status.TIMEOUT, Status.MEMORY, Status.CRASHED, Status.OUTPUT_LIMIT)
 SLOWEST = 10
+SIMILAR_ROWS = 10          # the most similar pairs listed, each linking to its place in similarity.html
 MAX_PROBLEM_ROWS = 300
 HIST_COLOUR = "#3b6fb6"   # the tests (tests/test_dashboard.py) look for these colours in a screenshot
 PASS_COLOUR = "#2f9e6e"
@@ -33,15 +34,19 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), auto
 
 
 def write_summary(out_dir: Path, assignment_id: str, results: list[SubmissionResult],
-                  template: SubmissionResult, isolation: str) -> Path:
-    """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path."""
+                  template: SubmissionResult, isolation: str, *, similar: dict | None = None,
+                  not_graded=()) -> Path:
+    """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path.
+    `similar`: the similarity report's top pairs (similarity.top_pairs), linked when given;
+    `not_graded`: the folders no report was made for (discover.NotGraded)."""
     path = Path(out_dir) / SUMMARY
-    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation))
+    report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation,
+                                                    similar=similar, not_graded=not_graded))
     return path
 
 
 def render_summary(assignment_id: str, results: list[SubmissionResult], template: SubmissionResult,
-                   isolation: str) -> str:
+                   isolation: str, *, similar: dict | None = None, not_graded=()) -> str:
     results = sorted(results, key=lambda r: r.student_id)
     most = template.max_score
     scores = [r.score for r in results]
@@ -52,7 +57,8 @@ def render_summary(assignment_id: str, results: list[SubmissionResult], template
         histogram=_data_uri(score_histogram(scores, most)) if results else "",
         pass_chart=_data_uri(pass_rate_chart(rates)) if rates and results else "",
         rates=rates, slowest=slowest(results), problems=problems(results), flagged=flagged(results),
-        problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS)
+        problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS, similar=similar,
+        students=student_rows(results, most), not_graded=sorted(not_graded, key=lambda n: n.folder))
 
 
 # -- the numbers -------------------------------------------------------------------------------
@@ -132,9 +138,22 @@ def flagged(results: list[SubmissionResult]) -> list[dict]:
     return rows
 
 
+def student_rows(results: list[SubmissionResult], most: float) -> list[dict]:
+    """Every student, each linking their feedback page: score, lateness and what went wrong."""
+    rows = []
+    for r in results:
+        counts = Counter(t.status.value for t in r.tests if t.status is not Status.PASSED)
+        notes = _short(r.load_error, 120) if r.load_error else ", ".join(f"{k} {s}" for s, k in sorted(counts.items()))
+        rows.append({"student_id": r.student_id, "score": r.score, "percent": 100 * r.score / most if most else 0.0,
+                     "penalty": r.penalty, "submitted_at": r.submitted_at, "notes": notes})
+    return rows
+
+
 def problem_counts(results: list[SubmissionResult]) -> list[tuple[str, int, int]]:
-    """(kind, students, tests) for load errors, load issues and each limit status."""
-    out = [("notebook could not be graded (load error)", sum(1 for r in results if r.load_error), 0),
+    """(kind, students, tests) for load errors (every test of such a notebook is not run), load
+    issues and each limit status."""
+    out = [("notebook could not be graded (load error)", sum(1 for r in results if r.load_error),
+            sum(len(r.tests) for r in results if r.load_error)),
            ("cells raised while loading", sum(1 for r in results if r.load_issues),
             sum(len(r.load_issues) for r in results))]
     for status in PROBLEMS:

@@ -9,19 +9,22 @@ import io
 import json
 from pathlib import Path
 
-from autograder.coordinator import report
-from autograder.config import CourseConfig
+from autograder.assignment import load_assignment
+from autograder.coordinator import policy, report
+from autograder.config import CourseConfig, CourseError, PolicySettings
 from autograder.results import Status, SubmissionResult
 from autograder.coordinator.roster import load_roster
 
 GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
 
 
-def gradescope_results(r: SubmissionResult) -> dict:
-    """One submission in Gradescope's autograder results.json form."""
+def gradescope_results(r: SubmissionResult, rules: PolicySettings | None = None) -> dict:
+    """One submission in Gradescope's autograder results.json form; each test's visibility is the
+    course policy's (`rules`), which Gradescope then enforces."""
     tests = []
     for number, t in enumerate(r.tests, 1):
-        visibility = t.visibility if t.visibility in GRADESCOPE_VISIBILITY else "visible"
+        visibility = policy.visibility(rules, t.name, t.family, t.visibility) if rules else t.visibility
+        visibility = visibility if visibility in GRADESCOPE_VISIBILITY else "visible"
         text = (t.description + "\n" if t.description else "") + (t.output or "")
         tests.append({"name": t.name, "number": str(number), "score": t.score, "max_score": t.max_score,
                       "status": "passed" if t.status is Status.PASSED else "failed",
@@ -40,6 +43,21 @@ def gradescope_results(r: SubmissionResult) -> dict:
 
 def _reports(assignment_dir: Path) -> list[SubmissionResult]:
     return sorted(report.previous_reports(assignment_dir).values(), key=lambda r: r.student_id)
+
+
+def unrostered(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> list[str]:
+    """Why some rows of canvas.csv have no Canvas ID: students graded but missing from the roster."""
+    roster = load_roster(cfg)
+    students = sorted({r.student_id for results in graded.values() for r in results})
+    path = cfg.root / cfg.collect.roster
+    if not roster:
+        return [f"canvas.csv: no roster ({path.name} is missing or empty), so every row has a blank ID and "
+                "Canvas will not match them; add a roster with student_id and lms_id"] if students else []
+    missing = [s for s in students if s not in roster or not roster[s].lms_id]
+    if not missing:
+        return []
+    return [f"canvas.csv: {len(missing)} student(s) graded but not on the roster (or without an lms_id) get a blank "
+            f"ID, which Canvas cannot match: {', '.join(missing)}; add them to {path.name}"]
 
 
 def canvas_csv(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> str:
@@ -63,18 +81,22 @@ def canvas_csv(cfg: CourseConfig, graded: dict[str, list[SubmissionResult]]) -> 
     return buf.getvalue()
 
 
-def export(cfg: CourseConfig) -> list[Path]:
-    """Write every export from the current reports; returns the files written."""
+def export(cfg: CourseConfig) -> tuple[list[Path], list[str]]:
+    """Write every export from the current reports; returns the files written and warnings."""
     grades = cfg.root / "grades"
     graded = {d.name: _reports(d) for d in sorted(grades.iterdir()) if (d / "reports").is_dir()} \
         if grades.is_dir() else {}
     written = []
     for aid, results in graded.items():
+        try:
+            rules = load_assignment(cfg, aid).policy
+        except CourseError:  # reports of an assignment no longer in the source folder
+            rules = cfg.policy
         folder = grades / aid / "gradescope"
         keep = set()
         for r in results:
             path = folder / f"{r.student_id}.json"
-            report.atomic_write_text(path, json.dumps(gradescope_results(r), indent=1))
+            report.atomic_write_text(path, json.dumps(gradescope_results(r, rules), indent=1))
             written.append(path)
             keep.add(path.name)
         for stale in folder.glob("*.json"):
@@ -83,4 +105,4 @@ def export(cfg: CourseConfig) -> list[Path]:
     canvas = grades / "canvas.csv"
     report.atomic_write_text(canvas, canvas_csv(cfg, graded))
     report.write_class_grades(grades, cfg)
-    return [*written, canvas, grades / "grades.csv"]
+    return [*written, canvas, grades / "grades.csv"], unrostered(cfg, graded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import signal
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
@@ -23,14 +24,51 @@ def local_pool(root: str, assignment_id: str, lanes: int) -> cf.ProcessPoolExecu
     Lanes come from a fork server that imported torch, pytest and the judge once: a lane must
     not inherit the coordinator's state or threads, and should not pay for imports again."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.judge.lane"])
-    pool = cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=tasks.warm,
+    context.set_forkserver_preload(["autograder.judge.lane", "nbformat"])
+    pool = cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=start_lane,
                                   initargs=(root, assignment_id))
     # The pool starts a process per submitted task while none is idle: start every lane now, so
     # that all build their judges while the reference is checked, not after.
     for _ in range(lanes):
         pool.submit(int)
     return pool
+
+
+_LANE_FAILED = ""  # in a lane process: why its judge could not be built
+
+
+def start_lane(root: str, assignment_id: str) -> None:
+    """A local lane's initializer. Ctrl-C at the terminal is the coordinator's to handle (it stops
+    the lanes and says so in one line), not every lane's to print a traceback for. A judge that
+    cannot be built (hidden tests that do not collect) is reported by the first task, as a
+    CourseError, instead of a traceback per lane and a broken pool."""
+    global _LANE_FAILED
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        tasks.warm(root, assignment_id)
+    except Exception as exc:  # noqa: BLE001 - said once, by the reference check below
+        _LANE_FAILED = _the_point(str(exc))
+
+
+def _the_point(text: str) -> str:
+    """Of pytest's report of tests that could not be collected, the lines that say where and what
+    ("hidden/test_x.py:1: in <module>", "E   ImportError: ..."), one per line."""
+    import re
+
+    where = [line.strip().removesuffix(" in <module>").rstrip(":")
+             for line in text.splitlines() if re.match(r"^\S+\.py:\d+: in ", line)]
+    what = [line[1:].strip() for line in text.splitlines() if re.match(r"^E\s", line)]
+    if not what:
+        return text.strip()
+    where += [""] * (len(what) - len(where))
+    return "\n".join(f"{w}: {e}" if w else e for w, e in zip(where, what))
+
+
+def reference_check(root: str, assignment_id: str) -> tuple[str, bytes]:
+    """tasks.reference_check in a local lane, or why the lane could not start."""
+    if _LANE_FAILED:
+        raise CourseError(f"the hidden tests of {assignment_id} could not start in a grading lane: {_LANE_FAILED}")
+    return tasks.reference_check(root, assignment_id)
 
 
 def batches(items: list[Submission], size: int) -> list[list[Submission]]:

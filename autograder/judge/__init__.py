@@ -9,12 +9,22 @@ the one place a test's status is decided (verdict.py).
 It never runs student code: only the sandbox's host side is imported here, never its inside,
 the coordinator or the service (import-linter, .importlinter).
 """
-from autograder.judge.expect import (Feedback, expect_close, expect_finite, expect_grads, expect_grads_close,
-                                     expect_shape, expect_speed, expect_tensor, fail, note)
-from autograder.judge.generic import figure_of, module, seeded, seeded_ints, seeded_mask, timed
-from autograder.judge.plugin import points, visibility
-from autograder.judge.timing import compare_speed, time_forward_once
+import importlib
 
-__all__ = ["Feedback", "compare_speed", "expect_close", "expect_finite", "expect_grads", "expect_grads_close",
-           "expect_shape", "expect_speed", "expect_tensor", "fail", "figure_of", "module", "note", "points",
-           "seeded", "seeded_ints", "seeded_mask", "time_forward_once", "timed", "visibility"]
+# What hidden tests import (`from autograder.judge import points, expect_close`), loaded on first
+# use: the coordinator imports judge.tasks and judge.verdict, and must not pay for torch and pytest.
+_EXPORTS = {"Feedback": "expect", "expect_close": "expect", "expect_finite": "expect", "expect_grads": "expect",
+            "expect_grads_close": "expect", "expect_learns": "expect", "expect_shape": "expect",
+            "expect_speed": "expect", "expect_tensor": "expect", "fail": "expect", "note": "expect",
+            "figure_of": "generic", "module": "generic", "seeded": "generic",
+            "seeded_ints": "generic", "seeded_mask": "generic", "timed": "generic",
+            "points": "plugin", "visibility": "plugin", "compare_speed": "timing", "time_forward_once": "timing"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -107,6 +107,20 @@ def expect_grads_close(got, want, what: str, atol: float = 1e-4, rtol: float = 1
         expect_close(got[name], g, f"{what}: gradient of {name}", atol=atol, rtol=rtol)
 
 
+def expect_learns(got, want, what: str, hint: str = "check that every layer gets gradients") -> None:
+    """A training run's losses (a probe's {"losses": [...]}): one per step, finite, and at least half
+    the improvement the reference makes under the same loop, data and seeds."""
+    losses = got.get("losses") if isinstance(got, dict) else None
+    if not isinstance(losses, list) or not all(isinstance(x, float) for x in losses) or len(losses) < 2:
+        fail(f"{what}: the training loop did not produce a loss per step")
+    if not all(math.isfinite(x) for x in losses):
+        fail(f"{what}: the loss became NaN or Inf during training")
+    ours = want["losses"]
+    if losses[0] - losses[-1] < 0.5 * (ours[0] - ours[-1]):
+        fail(f"{what}: the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in {len(losses)} steps; "
+             f"the reference model lowers it about twice as much; {hint}")
+
+
 def expect_speed(result, factor: float, what: str) -> None:
     """A speed test's verdict from judge/timing.SpeedResult: credited only for work the judge
     verified, and within `factor` of the reference's time."""

@@ -114,8 +114,9 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
     mismatched = []
     for pair in range(max(settings.speed_repeats, settings.speed_max_pairs)):
         # The reference's calls last about as long as the submission's (from the second pair on),
-        # so that what a call costs beyond its rounds weighs alike on both sides.
-        estimate = statistics.median(result.ratios) if result.ratios else 1.0
+        # so that what a call costs beyond its rounds weighs alike on both sides. The lowest ratio
+        # so far sizes them: one pair slowed by a burst of load must not make them long.
+        estimate = min(result.ratios) if result.ratios else 1.0
         n_ref = n if estimate < 1.5 else min(n * 64, round(n * estimate))
         call = dict(args, seed=_seed(), iters=n, check=_seed())
         submission.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm (first: builds its module)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 
-from autograder.judge.expect import Feedback
 from autograder.results import Status, Submission, SubmissionResult, TestOutcome
 
 
@@ -161,6 +160,8 @@ def skipped() -> Verdict:
 
 def test_failure(exc: BaseException) -> Verdict:
     """A test that raised: a probe's ending, a failed check, or the grader's own bug."""
+    from autograder.judge.expect import Feedback  # here: the coordinator uses this module without torch
+
     if isinstance(exc, ProbeFailure):
         return exc.verdict
     if isinstance(exc, Feedback):

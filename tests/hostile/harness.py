@@ -10,7 +10,8 @@ literal, and exactly one of:
   @@CASE@@ (the student id), @@TOKEN@@ (this run's token: put it, with the case name, in every
   file or process the case leaves outside its scratch, so the runner can tell them from other
   activity on the machine), @@TCP_PORT@@ / @@UDP_PORT@@ (a loopback listener), @@MARKER_DIR@@
-  (a folder that must stay empty), @@PROTECT_PID@@ (the test process: never to be signalled).
+  (a folder that must stay empty), @@PROTECT_PID@@ (the test process: never to be signalled),
+  @@SLOW_MHA@@ (a MultiHeadAttention doing 32 times the reference's work: SNIPPETS).
 - `def build(folder: Path, ctx: dict) -> None`: writes the submission folder
   (submitted/<student>/day41_transformer/) itself, for broken or huge notebooks and raw files.
   ctx: "case" (student id), "reference" (the reference notebook), "bundled" (the repository's
@@ -165,15 +166,31 @@ def validate(case: Case, test_names: list[str]) -> list[str]:
             problems.append(f"outputs token {token!r} matches no hidden test")
     if case.source is not None:
         unknown_ph = set(PLACEHOLDER.findall(case.source)) - {"CASE", "TOKEN", "TCP_PORT", "UDP_PORT",
-                                                              "MARKER_DIR", "PROTECT_PID"}
+                                                              "MARKER_DIR", "PROTECT_PID", *SNIPPETS}
         if unknown_ph:
             problems.append(f"unknown placeholders {sorted(unknown_ph)}")
     return problems
 
 
+# Code several cases share, filled in like a placeholder: @@SLOW_MHA@@ makes MultiHeadAttention do
+# 32 times the reference's work (its output unchanged), so that honest timing fails every speed test.
+SNIPPETS = {"SLOW_MHA": """
+_mha_once = MultiHeadAttention.forward
+
+
+def _thirty_two_times(self, query, key, value, mask=None):
+    for _ in range(31):
+        _mha_once(self, query, key, value, mask)
+    return _mha_once(self, query, key, value, mask)
+
+
+MultiHeadAttention.forward = _thirty_two_times
+"""}
+
+
 def fill(source: str, placeholders: dict) -> str:
-    text = PLACEHOLDER.sub(lambda m: str(placeholders[m.group(1)]), source)
-    return text
+    values = {**SNIPPETS, **placeholders}
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), source)
 
 
 # -- the course copy -----------------------------------------------------------------------------
@@ -515,6 +532,8 @@ def grader_files(run: Run) -> set[str]:
     out = run.course / "grades" / ASSIGNMENT
     files = {str(out / "scores.csv"), str(out / "summary.html"), str(run.course / "grades" / "grades.csv")}
     files |= {str(p) for p in (out / ".reference").glob("*.json")}  # the reference's results, by fingerprint
+    files.add(str(out / ".state.json"))  # what the run's outputs depend on: the next run may skip it all
+    files |= {str(p) for p in (out / "history").rglob("*.json")}  # reports replaced by another grade
     files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
         files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}

@@ -1,5 +1,5 @@
 """Softmax: attention weights are distributions over the keys, masks hold, nothing overflows."""
-from autograder.judge import expect_close, expect_finite, expect_tensor, fail, points
+from autograder.judge import Feedback, expect_close, expect_finite, expect_tensor, fail, points
 
 CASE = dict(lead=[2, 3], T_q=6, T_k=9, d_k=8, d_v=5)
 
@@ -40,17 +40,27 @@ def test_sdpa_masked_positions_get_no_weight(submission, reference):
 
 @points(1)
 def test_sdpa_fully_masked_row_is_finite(submission):
-    """When one query may attend to nothing, do output and weights stay free of NaN and Inf?"""
+    """When one query may attend to nothing (its whole mask row is 0), do output and weights stay free of NaN and Inf?"""
     got = submission.probe("sdpa", seed=13, mask="full_row", **CASE)
-    expect_finite(got["weights"], "weights with a fully masked row")
-    expect_finite(got["output"], "output with a fully masked row")
+    try:
+        expect_finite(got["weights"], "weights with a fully masked row")
+        expect_finite(got["output"], "output with a fully masked row")
+    except Feedback as exc:
+        fail(f"{exc}. A query whose mask row is all 0 must still get finite weights: fill masked scores "
+             "with a large finite negative number, scores.masked_fill(mask == 0, -1e9), not -inf "
+             "(softmax of a row that is all -inf is NaN)")
 
 
 @points(1)
 def test_sdpa_large_logits_are_finite(submission):
     """With very large scores (inputs scaled by 1000), does softmax stay finite and normalised?"""
     got = submission.probe("sdpa", seed=14, scale=1000.0, **CASE)
-    expect_finite(got["output"], "output for very large scores")
+    try:
+        expect_finite(got["output"], "output for very large scores")
+        expect_finite(got["weights"], "weights for very large scores")
+    except Feedback as exc:
+        fail(f"{exc}. Use F.softmax(scores, dim=-1), which subtracts each row's maximum first; "
+             "exp(scores) / exp(scores).sum() overflows to Inf and NaN for large scores")
     _expect_distribution(got["weights"], "weights for very large scores")
 
 

@@ -1,38 +1,24 @@
 """Integration: your pieces together train a small sequence-to-sequence model, and layers stack."""
-import math
+from autograder.judge import expect_close, expect_learns, points
 
-from autograder.judge import expect_close, fail, points
-
-
-def _expect_learns(got, want, what):
-    losses = got["losses"]
-    if not isinstance(losses, list) or not all(isinstance(x, float) for x in losses) or len(losses) < 2:
-        fail(f"{what}: the training loop did not produce a loss per step")
-    if not all(math.isfinite(x) for x in losses):
-        fail(f"{what}: the loss became NaN or Inf during training")
-    ours = want["losses"]
-    # Differential: the student's model must achieve at least half the reference's improvement.
-    needed = 0.5 * (ours[0] - ours[-1])
-    if losses[0] - losses[-1] < needed:
-        fail(f"{what}: the loss went from {losses[0]:.3f} to {losses[-1]:.3f} in {len(losses)} steps; "
-             "the reference model lowers it about twice as much; check that every sublayer gets gradients "
-             "and that cross_attn reads the memory")
+# What the decoder's training needs besides gradients everywhere: the memory reaching cross-attention.
+HINT = "check that every sublayer gets gradients and that cross_attn reads the memory"
 
 
 @points(2)
 def test_reverse_model_training_lowers_loss(submission, reference):
     """Trained a few steps by the reference loop to reverse sequences (your decoder layer and causal_mask), does the loss go down?"""
     args = dict(seed=51, task="reverse")
-    _expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
-                   "training a one-layer decoder to reverse sequences")
+    expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
+                  "training a one-layer decoder to reverse sequences", HINT)
 
 
 @points(1)
 def test_copy_model_training_with_memory_padding(submission, reference):
     """On padded, variable-length sources with a (B, 1, S) memory_mask, does your decoder still train?"""
     args = dict(seed=52, task="copy", padding=True)
-    _expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
-                   "training on padded sources")
+    expect_learns(submission.probe("train_steps", **args), reference.probe("train_steps", **args),
+                  "training on padded sources", HINT)
 
 
 @points(2)

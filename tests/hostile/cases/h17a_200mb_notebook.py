@@ -10,7 +10,7 @@ EXPECT = {
     "attacked": ["*"],
     "statuses": ["LOAD_ERROR"],
     "keep": [],
-    "load_error": "MB",
+    "load_error": "MiB",
     "max_report_bytes": 1_000_000,
     "max_seconds": 30,
 }

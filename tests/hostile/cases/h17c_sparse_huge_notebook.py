@@ -11,7 +11,7 @@ EXPECT = {
     "attacked": ["*"],
     "statuses": ["LOAD_ERROR"],
     "keep": [],
-    "load_error": "MB",
+    "load_error": "MiB",
     "isolated": True,
     "requires": ["no_overcommit"],
     "max_report_bytes": 1_000_000,

@@ -17,16 +17,7 @@ EXPECT = {
 SOURCE = '''
 import gc
 
-_mha_once = MultiHeadAttention.forward
-
-
-def _thirty_two_times(self, query, key, value, mask=None):
-    for _ in range(31):
-        _mha_once(self, query, key, value, mask)
-    return _mha_once(self, query, key, value, mask)
-
-
-MultiHeadAttention.forward = _thirty_two_times
+@@SLOW_MHA@@
 gc.unfreeze()  # the zygote froze what it loaded: bring the probe tables back into view
 _tables = [o for o in gc.get_objects() if isinstance(o, dict) and "time_forward" in o]
 _real = _tables[0]["time_forward"] if _tables else None
