@@ -159,7 +159,7 @@ def test_a_generic_call_is_timed_and_verified_like_a_timed_probe(pair_of):
     settings = SETTINGS
     student, reference = pair_of(REFERENCE)
     result = compare_speed(student, reference, timed("softmax", seeded(0, (64, 128)), dim=-1), 50.0, settings)
-    assert not result.problem and result.ratios and result.ratio < 50
+    assert not result.problem and result.ratios and result.ratio < 50, result
     fake, reference = pair_of(REFERENCE.replace("def softmax(x, dim=-1):",
                                                 "def softmax(x, dim=-1):\n    return torch.zeros_like(x)\n"
                                                 "def _unused(x, dim=-1):"))
