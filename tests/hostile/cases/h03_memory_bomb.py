@@ -11,7 +11,9 @@ one (an RLIMIT or a cgroup limit below half the machine's memory), or with HOSTI
 
 EXPECT = {
     "attacked": ["mha", "encoder", "model"],
-    "statuses": ["MEMORY"],
+    # MEMORY as a rule; on a loaded machine touching 2 GiB of pages can outlast a test's short
+    # time limit, and TIMEOUT costs the same points (what matters: 0, and the grader unharmed)
+    "statuses": ["MEMORY", "TIMEOUT"],
     "keep": ["causal", "test_sdpa_grad"],
     "requires": ["memory_limited"],
 }
