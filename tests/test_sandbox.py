@@ -1,7 +1,9 @@
 """The sandbox: what a worker can see and do, at the strongest isolation level this machine has."""
+import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -135,9 +137,51 @@ def test_worker_sees_nothing_outside_the_system_wherever_the_course_lives(checko
     assert seen["found"] == [], seen["found"][:20]
 
 
+_FROM_TMP = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from autograder.config import load
+from autograder.judge.handles import SandboxedCode
+from autograder.sandbox.host.launcher import Zygote
+from autograder.sandbox.protocol import WorkerSpec
+z = Zygote([__import__("pathlib").Path(sys.argv[2])])
+spec = WorkerSpec(sys.argv[3], cpu_s=60, max_output_bytes=1 << 20, memory_bytes=1 << 30, max_pids=32,
+                  scratch_bytes=16 << 20, hide=(sys.argv[1],))
+code = SandboxedCode(z, [{"number": 1, "source": "x = 1"}], spec, load(sys.argv[4]).grading)
+try:
+    print(json.dumps(code.probe("facts", read=sys.argv[5:])["readable"]))
+finally:
+    code.close()
+    z.close()
+"""
+
+
+def test_a_checkout_under_tmp_keeps_its_package_and_hides_the_rest(tmp_path):
+    """With the grader's checkout cloned under /tmp (which every worker gets as an empty tmpfs),
+    can a worker still read the package it runs (fonts, templates and sources read lazily), and
+    still not read anything else of that checkout?"""
+    checkout = tmp_path / "clone"
+    shutil.copytree(REPO / "autograder", checkout / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "secret.txt").write_text("instructor's notes")
+    (tmp_path / "course").mkdir()
+    package_file, secret = checkout / "autograder" / "cells.py", checkout / "secret.txt"
+    assert str(package_file).startswith("/tmp/")
+    run = subprocess.run([sys.executable, "-c", _FROM_TMP, str(checkout), str(FILES / "sandbox_probes.py"),
+                          str(tmp_path / "course"), str(REPO), str(package_file), str(secret)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    readable = json.loads(run.stdout.strip().splitlines()[-1])
+    assert readable == {str(package_file): True, str(secret): False}
+
+
 def _wait_gone(pids, seconds=5.0):
-    alive = lambda: [p for p in pids if psutil.pid_exists(p)  # noqa: E731
-                     and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    def running(pid: int) -> bool:
+        try:  # a process can end between the two questions
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    alive = lambda: [p for p in pids if running(p)]  # noqa: E731
     deadline = time.time() + seconds
     while time.time() < deadline and alive():
         time.sleep(0.05)

@@ -108,6 +108,17 @@ def outside_system() -> list[str]:
             if name not in SYSTEM_TOP and not os.path.islink("/" + name)]
 
 
+def _cover(target: str, expose: list[str], flags: int) -> None:
+    """An empty tmpfs over `target`, with the `expose` paths below it bound back in place."""
+    keep = [e for e in expose if e.startswith(target + "/")]
+    fds = {e: os.open(e, os.O_PATH | os.O_DIRECTORY) for e in keep}  # reachable after covering
+    mount("tmpfs", target, "tmpfs", flags, "size=64k,mode=0755")
+    for e, fd in fds.items():
+        os.makedirs(e, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", e, None, MS_BIND | MS_REC)
+        os.close(fd)
+
+
 def private_filesystem(hide: list[str], expose: list[str], scratch_bytes: int, uid: int, gid: int) -> str:
     """In a fresh mount namespace: hide everything outside the operating system and `hide` (the
     course, wherever it lives; except what `expose` needs), make every mount read-only, give the
@@ -122,18 +133,13 @@ def private_filesystem(hide: list[str], expose: list[str], scratch_bytes: int, u
         if not os.path.isdir(target):
             mount("/dev/null", target, None, MS_BIND)
             continue
-        keep = [e for e in expose if e.startswith(target + "/")]
-        fds = {e: os.open(e, os.O_PATH | os.O_DIRECTORY) for e in keep}  # reachable after covering
-        mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        for e, fd in fds.items():
-            os.makedirs(e, exist_ok=True)
-            mount(f"/proc/self/fd/{fd}", e, None, MS_BIND | MS_REC)
-            os.close(fd)
+        _cover(target, expose, MS_NOSUID | MS_NODEV)
     # World-writable places become empty and root-owned: nowhere to write but the scratch. (Those
-    # under /var and /run went with everything outside the operating system.) /tmp, noexec, holds it.
+    # under /var and /run went with everything outside the operating system.) /tmp, noexec, holds
+    # it; what the worker needs from there (a checkout and its .venv cloned into /tmp) comes back.
     for target in ("/tmp", "/dev/shm", "/dev/mqueue"):
         if os.path.isdir(target) and not os.path.islink(target):
-            mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755")
+            _cover(target, expose, MS_NOSUID | MS_NODEV | MS_NOEXEC)
     scratch = "/tmp/work"
     os.mkdir(scratch)  # before everything turns read-only
     for point in sorted(set(_mountpoints()), key=len):
