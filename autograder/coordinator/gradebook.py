@@ -2,6 +2,11 @@
 
 Each hidden test becomes a grade cell of the assignment's notebook, so `nbgrader export` and
 formgrader show the same points as scores.csv; a regrade updates the same rows, never adds more.
+Each cell graded by hand (a written answer, a rubric item: coordinator/manual.py) becomes nbgrader's
+grade + solution cell or task cell, with an empty grade and comment per submission for formgrader to
+fill in. A run writes only the automatic side of those rows (an answer left as released is 0,
+"No response.", as nbgrader's autograde says it): `manual_score` and `manual_comment` are the
+instructor's, never written here.
 """
 from __future__ import annotations
 
@@ -72,9 +77,10 @@ class Recorder:
     """Writes students' per-test points and late penalties into the gradebook, one at a time as
     results arrive (the grading run calls `add` while the lanes work), committed on exit."""
 
-    def __init__(self, cfg: CourseConfig, assignment_id: str, notebook: str, template: SubmissionResult):
+    def __init__(self, cfg: CourseConfig, assignment_id: str, notebook: str, template: SubmissionResult,
+                 manual=(), released: dict | None = None):
         self.cfg, self.assignment_id, self.name = cfg, assignment_id, Path(notebook).stem
-        self.template = template
+        self.template, self.manual, self.released = template, list(manual), released or {}
         self.gb = None
 
     def __enter__(self) -> "Recorder":
@@ -93,7 +99,7 @@ class Recorder:
         gb.update_or_create_assignment(self.assignment_id,
                                        duedate=parse_time(due).replace(tzinfo=None) if due else None)
         nb = gb.update_or_create_notebook(self.name, self.assignment_id)
-        wanted = {t.name for t in self.template.tests}
+        wanted = {t.name for t in self.template.tests} | {m.grade_id for m in self.manual if m.kind == "answer"}
         for cell in list(nb.grade_cells):  # a test removed from hidden/, or a cell an older release saved
             if cell.name not in wanted:
                 for grade in list(cell.grades):
@@ -106,14 +112,32 @@ class Recorder:
             gb.update_or_create_grade_cell(t.name, self.name, self.assignment_id, max_score=t.max_score,
                                            cell_type="code")
             for t in self.template.tests)]
+        self.manual_cells = [(*self._manual_cell(m), m) for m in self.manual]
         self.roster = load_roster(self.cfg)
 
-    def add(self, r: SubmissionResult) -> None:
-        with _quiet():
-            self._add(r)
+    def _manual_cell(self, m) -> tuple[str, str]:
+        """nbgrader's rows for a cell graded by hand, as its SaveCells would write them from the release:
+        (the id of the cell its grades hang on, the id of the cell its comments hang on)."""
+        gb, args = self.gb, (m.grade_id, self.name, self.assignment_id)
+        cell = self.released.get(m.grade_id, {})
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        checksum = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("checksum")
+        gb.update_or_create_source_cell(*args, cell_type="markdown", locked=m.kind == "task", source=source,
+                                        checksum=checksum)
+        if m.kind == "task":
+            task = gb.update_or_create_task_cell(*args, max_score=m.points, cell_type="markdown")
+            return task.id, task.id
+        solution = gb.update_or_create_solution_cell(*args)
+        return gb.update_or_create_grade_cell(*args, max_score=m.points, cell_type="markdown").id, solution.id
 
-    def _add(self, r: SubmissionResult) -> None:
-        from nbgrader.api import Grade
+    def add(self, r: SubmissionResult, answered: dict[str, bool] | None = None) -> None:
+        """Record `r`; `answered`: for each answer cell, whether the student wrote anything."""
+        with _quiet():
+            self._add(r, answered or {})
+
+    def _add(self, r: SubmissionResult, answered: dict[str, bool]) -> None:
+        from nbgrader.api import Comment, Grade
 
         gb = self.gb
         who = self.roster.get(r.student_id)
@@ -132,6 +156,22 @@ class Recorder:
                 grade = Grade(cell_id=cell_id, notebook=submitted_nb)
                 gb.db.add(grade)
             grade.auto_score = scores.get(cell_name, 0.0)
+            grade.needs_manual_grade = False
+        comments = {c.cell_id: c for c in submitted_nb.comments}
+        for cell_id, comment_cell_id, item in self.manual_cells:
+            blank = item.kind == "answer" and not answered.get(item.grade_id, False)
+            grade = grades.get(cell_id)
+            if grade is None:
+                grade = Grade(cell_id=cell_id, notebook=submitted_nb)
+                gb.db.add(grade)
+            grade.auto_score = 0.0 if blank else None
+            if grade.manual_score is None:  # the instructor's score, once given, decides
+                grade.needs_manual_grade = not blank
+            comment = comments.get(comment_cell_id)
+            if comment is None:  # nbgrader makes one with a new submission; an answer added since has none
+                comment = Comment(cell_id=comment_cell_id, notebook=submitted_nb)
+                gb.db.add(comment)
+            comment.auto_comment = "No response." if blank else None
 
     def __exit__(self, *exc) -> None:
         # Committed even when the run stops early: the gradebook then matches the reports kept.
