@@ -118,10 +118,18 @@ def test_formgrader_layout_and_pending_before_grading(graded):
 def test_manual_grade_reaches_totals_exports_feedback_and_survives_a_forced_regrade(graded):
     """A score and comment entered through nbgrader's gradebook: in scores.csv's total, grades.csv,
     Canvas and Gradescope, bob's feedback (with the rubric item chosen), kept by grade(force=True)?"""
+    from autograder.coordinator import gradebook, plan
+
+    def unchanged():
+        return plan.unchanged(graded, plan.plan_assignment(graded, AID, set(gradebook.students(graded)), False))
+
+    assert unchanged()  # the run that finds nothing changed does nothing
     enter(graded, "bob", "task_code_quality", 3, "Nice use of view/transpose. #loop_over_heads")
     enter(graded, "bob", "answer_attention_intuition", 2.5, "Good intuition; say why the scaling matters.")
+    assert not unchanged()  # a grade entered by hand is a change: the next run writes it
     before = scores(graded)["bob"]
     grade(graded, AID, quiet=True)  # nothing submitted changed: the gradebook did
+    assert unchanged()
     row = scores(graded)["bob"]
     assert float(row["manual_score"]) == 5.5 and row["manual_status"] == "graded"
     assert float(row["score"]) == pytest.approx(float(before["auto_score"]) + 5.5)
@@ -170,6 +178,19 @@ def test_formgrader_opens_a_submission_with_its_answers_and_the_autograde(graded
 
     with Gradebook(graded.db_url, course_id=graded.course_id) as gb:
         submission_id = gb.find_submission_notebook(NB, AID, "bob").id
+    # a student's answer is rendered as HTML there: a script in it must not reach the instructor's browser
+    from autograder.assignment import load_assignment
+    from autograder.coordinator import manual, report
+
+    a = load_assignment(graded, AID)
+    released = formgrade.released_cells(graded, AID, f"{NB}.ipynb")
+    submitted = json.loads((graded.root / "submitted" / "bob" / AID / f"{NB}.ipynb").read_text())
+    answer = json.loads(json.dumps(released[ANSWERS[0]]))
+    answer["source"] = "Attention weighs values. <script>window.stolen = 1</script><img src=x onerror=steal()>"
+    submitted["cells"].append(answer)
+    bob = report.previous_reports(graded.root / "grades" / AID)["bob"]
+    formgrade.write_autograded(graded, AID, f"{NB}.ipynb", bob, json.dumps(submitted).encode(), manual.items(a),
+                               released, manual.load_rubric(a))
     port, token = _free_port(), "t" * 32
     argv = formgrade.command(graded, "127.0.0.1", port, token)
     env = {**formgrade.environment(), "JUPYTER_RUNTIME_DIR": str(graded.root / ".jupyter-runtime")}
@@ -186,7 +207,9 @@ def test_formgrader_opens_a_submission_with_its_answers_and_the_autograde(graded
                 time.sleep(0.5)
         assert page is not None, server.stderr.read1().decode() if server.poll() is not None else "no answer in 60 s"
         assert "Autograder results" in page and "answer_attention_intuition" in page
-        assert "Mark scheme for answer_attention_intuition" in page
+        assert "Mark scheme for answer_attention_intuition" in page and "Attention weighs values." in page
+        assert "<script>window.stolen" not in page and 'onerror="steal' not in page and "<img src=x" not in page
+        assert "&lt;script&gt;window.stolen" in page  # shown as text, for the grader to read
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -4,7 +4,8 @@ Runs in the coordinator. For each graded submission `make grade` writes
 autograded/<student>/<assignment>/<notebook>.ipynb (nbgrader's autograded layout), the notebook
 formgrader renders beside its score and comment boxes:
 
-- the student's cells, outputs cleared (formgrader renders HTML; a student's output is no page of ours);
+- the student's cells, outputs cleared and HTML in markdown escaped (formgrader renders the notebook
+  as a page in the instructor's signed-in browser: nothing a student wrote may run there);
 - nbgrader metadata only on the cells graded by hand, as the release wrote it (a student cannot
   rename or unlock them), so formgrader shows a score box exactly there; an answer cell the student
   deleted is put back empty, so it can still be graded (0);
@@ -128,7 +129,10 @@ def autograded_notebook(r: SubmissionResult, data: bytes | None, manual: list[Ma
         if gid in wanted and gid not in seen and gid in released:
             meta = {"nbgrader": released[gid]["metadata"]["nbgrader"]}
             kind = released[gid]["cell_type"]
-        out = {"cell_type": kind, "id": f"cell-{number}", "metadata": meta, "source": _source(cell)}
+        source = _source(cell)
+        if kind != "code":  # markdown is rendered as HTML, unsanitized by formgrader: show it as text
+            source = source.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        out = {"cell_type": kind, "id": f"cell-{number}", "metadata": meta, "source": source}
         if kind == "code":
             out.update(outputs=[], execution_count=None)
         cells.append(out)
@@ -159,14 +163,14 @@ def write_autograded(cfg: CourseConfig, assignment_id: str, notebook: str, r: Su
 def command(cfg: CourseConfig, host: str = "127.0.0.1", port: int = 8001, token: str = "") -> list[str]:
     """jupyter server with nbgrader's formgrader extension alone, serving the course root on host:port.
 
-    Markdown and outputs are sanitized (student text is rendered as HTML there); the course's
-    nbgrader_config.py, in the root, gives formgrader the gradebook and folders."""
+    The course's nbgrader_config.py, in the root, gives formgrader the gradebook and folders; the
+    other nbgrader extensions (students' assignment lists) are left off."""
     only = {f"nbgrader.server_extensions.{name}": name == "formgrader"
             for name in ("formgrader", "assignment_list", "course_list", "validate_assignment")}
     return [sys.executable, "-m", "jupyter_server",
             f"--ServerApp.ip={host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={cfg.root}", "--ServerApp.open_browser=False",
-            f"--ServerApp.jpserver_extensions={only!r}", "--HTMLExporter.sanitize_html=True",
+            f"--ServerApp.jpserver_extensions={only!r}",
             *([f"--IdentityProvider.token={token}"] if token else []),
             *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])]  # graders often run as root (the sandbox)
 

@@ -183,7 +183,7 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         say(f"{a.id}: nothing changed since the last run ({len(subs)} submissions, the hidden tests, the reference, "
             f"the due date); {len(ordered)} reports kept in {out.relative_to(cfg.root)}/ (FORCE=1 regrades)")
         say(report.summary_table(ordered))
-        _say_differences(cfg, p, say, changed={})
+        _say_differences(cfg, p, say, changed={}, left=manual.progress(manual.read(cfg, a, p.students)))
         return ordered
 
     from autograder.coordinator import dashboard, pool
@@ -265,15 +265,19 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
                             not_graded=found.not_graded, manual=manual.progress(parts))
     plan.save_state(cfg, p, sorted(results))
     say(report.summary_table(ordered))
-    _say_differences(cfg, p, say, changed)
+    _say_differences(cfg, p, say, changed, left=manual.progress(parts))
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {len(subs) - len(todo)} "
         f"unchanged and reused) in {time.perf_counter() - started:.1f} s")
     return ordered
 
 
-def _say_differences(cfg: CourseConfig, p: Plan, say, changed: dict) -> None:
-    """What the instructor must not miss: folders not graded, changed grades, the roster's view."""
+def _say_differences(cfg: CourseConfig, p: Plan, say, changed: dict, left: tuple[int, int] = (0, 0)) -> None:
+    """What the instructor must not miss: folders not graded, changed grades, what is left to grade
+    by hand (`left`: manual.progress), the roster's view."""
     a, found = p.assignment, p.found
+    if left[0]:
+        say(f"  graded by hand: {left[0]} of {left[1]} written answers and rubric items still to grade, counted "
+            "nowhere until then (make formgrader)")
     for n in found.not_graded:
         say(f"  NOT GRADED {n.folder}: {n.reason}")
     for student, (before, now) in sorted(changed.items()):
