@@ -123,7 +123,8 @@ def export(cfg: CourseConfig) -> tuple[list[Path], list[str]]:
         waiting = sorted(s for s, part in parts.items() if part.pending)
         if waiting:
             pending.append(f"{aid}: {len(waiting)} submission(s) with answers not graded by hand yet, exported "
-                           f"with those points pending (counted nowhere): {', '.join(waiting)}; make formgrader")
+                           f"with those points pending (counted nowhere): {', '.join(waiting[:20])}"
+                           + (f" and {len(waiting) - 20} more" if len(waiting) > 20 else "") + "; make formgrader")
         folder = grades / aid / "gradescope"
         keep = set()
         for r in results:

@@ -100,11 +100,18 @@ class Recorder:
                                        duedate=parse_time(due).replace(tzinfo=None) if due else None)
         nb = gb.update_or_create_notebook(self.name, self.assignment_id)
         wanted = {t.name for t in self.template.tests} | {m.grade_id for m in self.manual if m.kind == "answer"}
-        for cell in list(nb.grade_cells):  # a test removed from hidden/, or a cell an older release saved
-            if cell.name not in wanted:
-                for grade in list(cell.grades):
-                    gb.db.delete(grade)
-                gb.db.delete(cell)
+        answers = {m.grade_id for m in self.manual if m.kind == "answer"}
+        tasks = {m.grade_id for m in self.manual if m.kind == "task"}
+        # a test removed from hidden/, an answer or task removed from the notebook, a cell an older release saved
+        for cells, keep in ((nb.grade_cells, wanted), (nb.solution_cells, answers), (nb.task_cells, tasks)):
+            for cell in list(cells):
+                if cell.name not in keep:
+                    for row in [*cell.grades, *cell.comments]:
+                        gb.db.delete(row)
+                    gb.db.delete(cell)
+        for source in list(nb.source_cells):
+            if source.name not in answers | tasks:
+                gb.db.delete(source)
         gb.db.commit()
         # (id, name) as plain values: every commit expires ORM objects, and reading an expired
         # attribute is one more query, per test per student.
