@@ -62,15 +62,16 @@ def test_the_bundled_notebooks_are_left_as_written():
         for before, after in zip(nb["cells"], prepared["cells"]):
             if "nbgrader" in before["metadata"] or not changed:
                 assert after == before
-        marked = [c["metadata"]["nbgrader"]["grade_id"] for c in prepared["cells"]
-                  if "nbgrader" in c["metadata"] and "nbgrader" not in nb["cells"][prepared["cells"].index(c)]["metadata"]]
+        marked = [after["metadata"]["nbgrader"]["grade_id"] for before, after in zip(nb["cells"], prepared["cells"])
+                  if "nbgrader" in after["metadata"] and "nbgrader" not in before["metadata"]]
         if changed:
             assert marked == ["answer_attention_intuition", "answer_positional_encoding_role",
                               "answer_multi_head_benefit", "answer_advantages_over_rnns", "task_code_quality"]
 
 
 @pytest.mark.parametrize("cells,message", [
-    ([("code", "# TSET softmax (2 points)\nassert True")], r"x\.ipynb: cell 1: line 1: unknown marker 'TSET' \(known: TEST, ANSWER, TASK\)"),
+    ([("code", "# TSET softmax (2 points)\nassert True")],
+     r"x\.ipynb: cell 1: line 1: unknown marker 'TSET' \(known: TEST, ANSWER, TASK\)"),
     ([("code", "# TEST my test (2 points)\nassert True")], r"cell 1: line 1: a TEST marker reads"),
     ([("code", "# TEST softmax (0 points)\npass")], r"cell 1: line 1: TEST softmax has no points"),
     ([("code", "# TEST softmax\n" + SOLUTION)], r"cell 1: line 1: a cell is either a solution or a TEST cell"),

@@ -73,7 +73,8 @@ def test_leak_check_refuses_a_mark_scheme(course, tmp_path):
     """Does the leak check refuse a student release that still holds a mark scheme line or marker?"""
     folder = tmp_path / "rel"
     folder.mkdir()
-    (folder / "notes.md").write_text("- 1 point: the scaling keeps the dot products' variance near 1, so the softmax is not saturated\n")
+    (folder / "notes.md").write_text("- 1 point: the scaling keeps the dot products' variance near 1, so the softmax "
+                                     "is not saturated\n")
     with pytest.raises(ReleaseError, match="solution line"):
         check_for_leaks(course, AID, folder)
     (folder / "notes.md").write_text("### BEGIN MARK SCHEME\n")

@@ -109,7 +109,8 @@ def state_key(cfg: CourseConfig, p: Plan, students: list[str], digests: dict[str
         # Scores and comments entered by hand in the gradebook (formgrader) since, and the rubric they cite.
         "manual": manual.digest(manual.read(cfg, p.assignment, students)),
         "rubric": _digest_file(p.assignment.hidden / manual.RUBRIC),
-        "autograded": sorted(str(d.relative_to(cfg.root)) for d in (cfg.root / formgrade.AUTOGRADED).glob(f"*/{p.assignment.id}")),
+        "autograded": sorted(str(d.relative_to(cfg.root))
+                             for d in (cfg.root / formgrade.AUTOGRADED).glob(f"*/{p.assignment.id}")),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -114,7 +114,8 @@ def write_student(out: Path, result: SubmissionResult, policy=None, view=None, m
     except OSError:
         old = None
     if old == text.encode():
-        write_if_changed(page, render_feedback(result, policy, view, manual))  # what the student may see moves with time
+        # what the student may see moves with time, and so do the points given by hand
+        write_if_changed(page, render_feedback(result, policy, view, manual))
         return None
     before = None
     if old is not None:
