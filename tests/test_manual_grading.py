@@ -4,6 +4,7 @@ The manual grades are entered through nbgrader's own Gradebook API, as formgrade
 a client we did not write."""
 import csv
 import json
+import re
 import socket
 import subprocess
 import time
@@ -165,6 +166,19 @@ def test_manual_grade_reaches_totals_exports_feedback_and_survives_a_forced_regr
     assert float(scores(graded)["bob"]["score"]) == pytest.approx(float(row["score"]))
 
 
+def _in_a_browser(url: str, home) -> str:
+    """The page's DOM once its scripts have run, in Debian's headless chromium (tests/test_dashboard.py)."""
+    from tests.test_dashboard import CHROMIUM_FLAGS, find_chromium
+
+    # the suite's flags resolve no name and reach no address; here loopback (formgrader) stays reachable
+    flags = [f for f in CHROMIUM_FLAGS if not f.startswith("--host-resolver-rules")]
+    flags.append("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    proc = subprocess.run([find_chromium(), *flags, f"--user-data-dir={home}", "--virtual-time-budget=15000",
+                           "--dump-dom", url], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -192,12 +206,13 @@ def test_formgrader_opens_a_submission_with_its_answers_and_the_autograde(graded
     bob = report.previous_reports(graded.root / "grades" / AID)["bob"]
     formgrade.write_autograded(graded, AID, f"{NB}.ipynb", bob, json.dumps(submitted).encode(), manual.items(a),
                                released, manual.load_rubric(a))
-    port, token = _free_port(), "t" * 32
-    argv = formgrade.command(graded, "127.0.0.1", port, token)
+    port = _free_port()
+    # no token: the browser below must call formgrader's API as a signed-in instructor would
+    argv = formgrade.command(graded, "127.0.0.1", port, token="")
     env = {**formgrade.environment(), "JUPYTER_RUNTIME_DIR": str(graded.root / ".jupyter-runtime")}
     server = subprocess.Popen(argv, cwd=graded.root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        url = f"http://127.0.0.1:{port}/formgrader/submissions/{submission_id}/?token={token}"
+        url = f"http://127.0.0.1:{port}/formgrader/submissions/{submission_id}/"
         deadline, page = time.monotonic() + 60, None
         while time.monotonic() < deadline and server.poll() is None:
             try:
@@ -211,6 +226,12 @@ def test_formgrader_opens_a_submission_with_its_answers_and_the_autograde(graded
         assert "Mark scheme for answer_attention_intuition" in page and "Attention weighs values." in page
         assert "<script>window.stolen" not in page and 'onerror="steal' not in page and "<img src=x" not in page
         assert "&lt;script&gt;window.stolen" in page  # shown as text, for the grader to read
+        dom = _in_a_browser(url, graded.root / ".chromium")
+        # formgrader's script bound a score box to every answer (it sets the autograde's 0 for a blank
+        # answer as the box's placeholder): no grade's name broke its lookups
+        for gid in ANSWERS:
+            box = re.search(rf'<input[^>]*id="{gid}"[^>]*>', dom)
+            assert box and 'placeholder="0"' in box.group(0), (gid, box and box.group(0))
     finally:
         server.terminate()
         server.wait(timeout=20)

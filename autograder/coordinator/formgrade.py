@@ -160,7 +160,7 @@ def write_autograded(cfg: CourseConfig, assignment_id: str, notebook: str, r: Su
 
 # -- make formgrader -----------------------------------------------------------------------------
 
-def command(cfg: CourseConfig, host: str = "127.0.0.1", port: int = 8001, token: str = "") -> list[str]:
+def command(cfg: CourseConfig, host: str = "127.0.0.1", port: int = 8001, token: str | None = None) -> list[str]:
     """jupyter server with nbgrader's formgrader extension alone, serving the course root on host:port.
 
     The course's nbgrader_config.py, in the root, gives formgrader the gradebook and folders; the
@@ -171,7 +171,8 @@ def command(cfg: CourseConfig, host: str = "127.0.0.1", port: int = 8001, token:
             f"--ServerApp.ip={host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={cfg.root}", "--ServerApp.open_browser=False",
             f"--ServerApp.jpserver_extensions={only!r}",
-            *([f"--IdentityProvider.token={token}"] if token else []),
+            # None: jupyter's own random token, in the sign-in link it prints; "" signs nobody in (tests)
+            *([f"--IdentityProvider.token={token}"] if token is not None else []),
             *(["--ServerApp.allow_root=True"] if os.geteuid() == 0 else [])]  # graders often run as root (the sandbox)
 
 

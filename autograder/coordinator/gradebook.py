@@ -11,6 +11,7 @@ instructor's, never written here.
 from __future__ import annotations
 
 import contextlib
+import re
 import warnings
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def _quiet():
         yield
 
 
+def cell_name(test_name: str) -> str:
+    """A hidden test's grade cell name: `test_softmax.py::test_x` as `test_softmax-py--test_x`.
+    formgrader's page looks every grade of a submission up with a jQuery `#<name>` selector; a `.`
+    or `::` there throws, and the grades after it (the answers to grade by hand) get no score box."""
+    return re.sub(r"[^A-Za-z0-9_\-]", "-", test_name)
+
+
 class Recorder:
     """Writes students' per-test points and late penalties into the gradebook, one at a time as
     results arrive (the grading run calls `add` while the lanes work), committed on exit."""
@@ -99,8 +107,8 @@ class Recorder:
         gb.update_or_create_assignment(self.assignment_id,
                                        duedate=parse_time(due).replace(tzinfo=None) if due else None)
         nb = gb.update_or_create_notebook(self.name, self.assignment_id)
-        wanted = {t.name for t in self.template.tests} | {m.grade_id for m in self.manual if m.kind == "answer"}
         answers = {m.grade_id for m in self.manual if m.kind == "answer"}
+        wanted = {cell_name(t.name) for t in self.template.tests} | answers
         tasks = {m.grade_id for m in self.manual if m.kind == "task"}
         # a test removed from hidden/, an answer or task removed from the notebook, a cell an older release saved
         for cells, keep in ((nb.grade_cells, wanted), (nb.solution_cells, answers), (nb.task_cells, tasks)):
@@ -113,12 +121,11 @@ class Recorder:
             if source.name not in answers | tasks:
                 gb.db.delete(source)
         gb.db.commit()
-        # (id, name) as plain values: every commit expires ORM objects, and reading an expired
+        # (id, test name) as plain values: every commit expires ORM objects, and reading an expired
         # attribute is one more query, per test per student.
-        self.cells = [(c.id, c.name) for c in (
-            gb.update_or_create_grade_cell(t.name, self.name, self.assignment_id, max_score=t.max_score,
-                                           cell_type="code")
-            for t in self.template.tests)]
+        self.cells = [(gb.update_or_create_grade_cell(cell_name(t.name), self.name, self.assignment_id,
+                                                      max_score=t.max_score, cell_type="code").id, t.name)
+                      for t in self.template.tests]
         self.manual_cells = [(*self._manual_cell(m), m) for m in self.manual]
         self.roster = load_roster(self.cfg)
 
@@ -157,12 +164,12 @@ class Recorder:
         scores = {t.name: t.score for t in r.tests}
         # One query for the submission's grades, not one find_grade per test.
         grades = {g.cell_id: g for g in submitted_nb.grades}
-        for cell_id, cell_name in self.cells:
+        for cell_id, test_name in self.cells:
             grade = grades.get(cell_id)
             if grade is None:  # a hidden test added since this submission was first recorded
                 grade = Grade(cell_id=cell_id, notebook=submitted_nb)
                 gb.db.add(grade)
-            grade.auto_score = scores.get(cell_name, 0.0)
+            grade.auto_score = scores.get(test_name, 0.0)
             grade.needs_manual_grade = False
         comments = {c.cell_id: c for c in submitted_nb.comments}
         for cell_id, comment_cell_id, item in self.manual_cells:
