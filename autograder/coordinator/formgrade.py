@@ -170,6 +170,7 @@ def command(cfg: CourseConfig, host: str = "127.0.0.1", port: int = 8001, token:
     return [sys.executable, "-m", "jupyter_server",
             f"--ServerApp.ip={host}", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
             f"--ServerApp.root_dir={cfg.root}", "--ServerApp.open_browser=False",
+            "--ServerApp.default_url=/formgrader",  # the sign-in link it prints lands there
             f"--ServerApp.jpserver_extensions={only!r}",
             # None: jupyter's own random token, in the sign-in link it prints; "" signs nobody in (tests)
             *([f"--IdentityProvider.token={token}"] if token is not None else []),
@@ -189,7 +190,7 @@ def environment() -> dict[str, str]:
 def serve(cfg: CourseConfig, host: str, port: int) -> None:
     """Run formgrader in the foreground (Ctrl-C stops it), from the course root."""
     argv, env = command(cfg, host, port), environment()
-    print(f"formgrader: http://{host}:{port}/formgrader (the sign-in link with its token follows; Ctrl-C stops it)",
-          flush=True)
+    print(f"formgrader on http://{host}:{port}/formgrader: open the sign-in link (with its token) printed below; "
+          "Ctrl-C stops it", flush=True)
     os.chdir(cfg.root)
     os.execve(argv[0], argv, env)
