@@ -23,14 +23,15 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CLIENTS ?= 100
 UPLOADS ?= 300
-.PHONY: help venv browser postgres release grade similarity export collect collect-usage serve tokens test bench loadtest clean new check
+FG_PORT ?= 8001
+.PHONY: help venv browser postgres release grade similarity export collect collect-usage serve formgrader tokens test bench loadtest clean new check
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: ASSIGNMENT=name limits a target to one assignment; FORCE=1 rebuilds and regrades what is"
 	@echo "             unchanged; ALLOW_MISSING=1 grades even when submissions are missing (see README);"
 	@echo "             WAIT=1 waits for another run on this course instead of refusing; DEBUG=1 shows tracebacks;"
-	@echo "             HOST=, PORT= for make serve"
+	@echo "             HOST=, PORT= for make serve; FG_PORT= for make formgrader (127.0.0.1:8001)"
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -67,6 +68,9 @@ collect-usage:  # before the venv: a forgotten argument is said at once
 
 serve: release tokens ## the submission service on HOST:PORT (127.0.0.1:8000): uploads graded on warm lanes (SCHEDULER=tcp://host:8786)
 	$(CLI) serve --host $(HOST) --port $(PORT) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+formgrader: venv ## nbgrader's formgrader on http://127.0.0.1:8001/formgrader (FG_PORT=): grade written answers by hand (make grade first)
+	$(PY) -m autograder formgrader --host 127.0.0.1 --port $(FG_PORT)
 
 tokens: venv ## sign-in tokens and links for roster.csv and the instructor, in grades/tokens.csv (mode 0600)
 	$(CLI) tokens

@@ -106,6 +106,13 @@ def _serve(args, cfg) -> int:
     return 0
 
 
+def _formgrader(args, cfg) -> int:
+    from autograder.coordinator import formgrade
+
+    formgrade.serve(cfg, args.host, args.port)  # replaces this process; Ctrl-C stops it
+    return 0
+
+
 def _tokens(args, cfg) -> int:
     from autograder.service.tokens import issue
 
@@ -186,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--debug", action="store_true", help="print tracebacks of grader failures")
     serve.set_defaults(run=_serve)
 
+    formgrader = commands.add_parser("formgrader", help="nbgrader's formgrader on host:port: grade written answers "
+                                     "by hand, beside the autograde (make grade first)")
+    formgrader.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    formgrader.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    # not under the course lock: `make grade` runs while the instructor grades (SQLite serialises the writes)
+    formgrader.set_defaults(run=_formgrader, lock=False)
+
     tokens = commands.add_parser("tokens", help="sign-in tokens for the roster and the instructor, in grades/tokens.csv")
     tokens.add_argument("--rotate", action="store_true", help="reissue tokens (old links stop working)")
     tokens.add_argument("--student", default=None, help="with --rotate: only this student (or instructor)")
@@ -206,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.coordinator.lock import course_lock
 
         command = "python -m autograder " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+        if not getattr(args, "lock", True):
+            return args.run(args, cfg)
         with course_lock(cfg, command, wait=args.wait):
             return args.run(args, cfg)
     except KeyboardInterrupt:

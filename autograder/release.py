@@ -32,7 +32,9 @@ from autograder.config import CourseConfig, CourseError
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS)")
+BEGIN_SCHEME, END_SCHEME = markers.BEGIN_MARK_SCHEME, markers.END_MARK_SCHEME  # answers graded by hand
+REGIONS = ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN), (BEGIN_SCHEME, END_SCHEME))
+MARKERS = re.compile(r"(BEGIN|END) (SOLUTION|HIDDEN TESTS|MARK SCHEME)")
 SCRIPT_SUFFIXES = {".py"}
 # A solution line shorter than this is too generic ("return x") to call a leak on its own.
 MIN_LEAK_LINE = 16
@@ -57,7 +59,7 @@ class ReleaseResult:
 
 def _check_regions(lines: list[str], where: str) -> None:
     """Raise unless every BEGIN marker has its END, unnested, in this cell or script."""
-    for begin, end in ((BEGIN_SOLUTION, END_SOLUTION), (BEGIN_HIDDEN, END_HIDDEN)):
+    for begin, end in REGIONS:
         opened = None
         for lineno, line in enumerate(lines, 1):
             if begin in line:
@@ -133,7 +135,7 @@ def strip_script(source: str) -> str:
 # -- 4. leak check ---------------------------------------------------------------------------
 
 def _solution_lines(cfg: CourseConfig, assignment_id: str) -> set[str]:
-    """Lines that appear in the sources only inside solution or hidden-test regions."""
+    """Lines that appear in the sources only inside solution, hidden-test or mark scheme regions."""
     inside, outside = set(), set()
     folder = cfg.source_dir / assignment_id
     texts = []
@@ -147,9 +149,9 @@ def _solution_lines(cfg: CourseConfig, assignment_id: str) -> set[str]:
     for text in texts:
         in_region = False
         for line in text.splitlines():
-            if BEGIN_SOLUTION in line or BEGIN_HIDDEN in line:
+            if any(begin in line for begin, _ in REGIONS):
                 in_region = True
-            elif END_SOLUTION in line or END_HIDDEN in line:
+            elif any(end in line for _, end in REGIONS):
                 in_region = False
             else:
                 (inside if in_region else outside).add(line.strip())
@@ -216,6 +218,9 @@ def _run_nbgrader(cfg: CourseConfig, assignment_id: str, source: Path, release_t
     config.GenerateAssignment.preprocessors = [p for p in GenerateAssignment.class_traits()["preprocessors"].default()
                                                if p is not SaveCells]
     config.GenerateAssignment.no_database = True
+    # Mark schemes sit in written answers (grade + solution cells) too, not only in nbgrader's task
+    # cells; the leak check below still refuses a release that holds one.
+    config.ClearMarkScheme.enforce_metadata = False
     from nbgrader.api import Gradebook
 
     with Gradebook(cfg.db_url, course_id=cfg.course_id) as gb:

@@ -52,14 +52,26 @@ def test_markers_become_nbgrader_metadata_with_stable_grade_ids():
 
 
 def test_the_bundled_notebooks_are_left_as_written():
-    """Do Day 41's and Day 42's notebooks, whose cells carry hand-written metadata, come back byte for byte?"""
+    """Do the cells of Day 41 and Day 42 that carry hand-written metadata come back as written, and only
+    Day 41's marked cells (its written answers and code-quality item) get metadata?"""
     for path in sorted((REPO / "assignments").glob("*/*.ipynb")):
         data = path.read_bytes()
-        assert markers.prepare_bytes(data, str(path)) is data
+        nb = json.loads(data)
+        prepared, changed = markers.prepare(nb, str(path))
+        assert changed == (path.parent.name == "day41_transformer")
+        for before, after in zip(nb["cells"], prepared["cells"]):
+            if "nbgrader" in before["metadata"] or not changed:
+                assert after == before
+        marked = [after["metadata"]["nbgrader"]["grade_id"] for before, after in zip(nb["cells"], prepared["cells"])
+                  if "nbgrader" in after["metadata"] and "nbgrader" not in before["metadata"]]
+        if changed:
+            assert marked == ["answer_attention_intuition", "answer_positional_encoding_role",
+                              "answer_multi_head_benefit", "answer_advantages_over_rnns", "task_code_quality"]
 
 
 @pytest.mark.parametrize("cells,message", [
-    ([("code", "# TSET softmax (2 points)\nassert True")], r"x\.ipynb: cell 1: line 1: unknown marker 'TSET' \(known: TEST\)"),
+    ([("code", "# TSET softmax (2 points)\nassert True")],
+     r"x\.ipynb: cell 1: line 1: unknown marker 'TSET' \(known: TEST, ANSWER, TASK\)"),
     ([("code", "# TEST my test (2 points)\nassert True")], r"cell 1: line 1: a TEST marker reads"),
     ([("code", "# TEST softmax (0 points)\npass")], r"cell 1: line 1: TEST softmax has no points"),
     ([("code", "# TEST softmax\n" + SOLUTION)], r"cell 1: line 1: a cell is either a solution or a TEST cell"),

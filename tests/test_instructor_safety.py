@@ -288,7 +288,7 @@ def test_canvas_export_warns_about_students_missing_from_the_roster(course):
     fake_report(course, DAY41, "zoë", 40.0)
     out = cli(course, "export", timeout=120)
     assert out.returncode == 0
-    (line,) = errors(out)
+    (line,) = [e for e in errors(out) if "canvas.csv" in e]  # (the other: their code quality is not graded by hand yet)
     assert line.startswith("warning: canvas.csv: 1 student(s) graded but not on the roster") and "zoë" in line
 
 
@@ -422,7 +422,7 @@ def test_a_folder_that_cannot_be_graded_is_a_row_with_its_reason(graded):
     assert "submitted, not on the roster: bob smith, zoë" in out.stdout
     assert errors(out)[-1].startswith("error: 1 folder(s) in submitted/ could not be graded")
     rows = scores(graded)
-    assert rows["zoë"]["percent"] == "100"
+    assert float(rows["zoë"]["auto_score"]) == float(rows["zoë"]["max_score"]) - float(rows["zoë"]["manual_max"])
     assert rows["bob smith"]["score"] == "" and rows["bob smith"]["note"].startswith("NOT GRADED")
     summary = (graded.root / "grades" / DAY41 / "summary.html").read_text()
     assert "bob smith" in summary and "not a valid student id" in summary and 'href="feedback/zoë.html"' in summary

@@ -4,21 +4,22 @@ In the source notebook (assignments/<id>/<name>.ipynb):
 
 - a code cell containing `### BEGIN SOLUTION` (or tagged `solution`) is a solution cell;
 - a code cell whose first line is `# TEST name (2 points)` (or tagged `test`) is a visible test
-  cell: locked, graded by nbgrader with those points, skipped by the grader's loader.
+  cell: locked, graded by nbgrader with those points, skipped by the grader's loader;
+- a markdown cell whose first line is `<!-- ANSWER name (3 points) -->` is a written answer graded
+  by hand in formgrader (nbgrader's manually graded answer: grade and solution): the question above
+  its `### BEGIN SOLUTION` region (the model answer, which the student's copy replaces with
+  "YOUR ANSWER HERE"), and the instructor's `### BEGIN MARK SCHEME` ... `### END MARK SCHEME`;
+- a markdown cell whose first line is `<!-- TASK name (4 points) -->` is an item graded by hand over
+  the whole notebook (nbgrader's manually graded task: code quality), with its mark scheme region.
 
 `make release` (autograder/release.py) and the judge (the reference notebook) read the notebook
 through `prepare`, which writes nbgrader's metadata with stable grade ids: a solution cell is named
 after the first function or class it defines, a test cell `test_<name>`. A cell that already has
 nbgrader metadata keeps it as written (Day 41 and Day 42 are authored that way).
 
-Extension point: a marker is a `Kind` in `KINDS`, keyed by its keyword. A manually graded written
-answer (formgrader) is one more entry, for example
-
-    KINDS["MANUAL"] = Kind("MANUAL", cell_types=("markdown", "code"), tag="manual", prefix="answer_",
-                           metadata=lambda grade_id, points: {..., "grade": True, "solution": True, ...})
-
-and its marker is `<!-- MANUAL name (3 points) -->` on the first line of a markdown cell
-(`# MANUAL name (3 points)` in a code cell). Nothing else here changes.
+Extension point: a marker is a `Kind` in `KINDS`, keyed by its keyword. Mark scheme regions are
+taken out of every released copy by nbgrader's ClearMarkScheme (release.py) and read back for the
+instructor by `manual_items` (formgrader's copy of each submission shows them).
 """
 from __future__ import annotations
 
@@ -59,6 +60,16 @@ def _solution(grade_id: str) -> dict:
             "task": False}
 
 
+def _answer(grade_id: str, points: float) -> dict:
+    return {"grade": True, "grade_id": grade_id, "locked": False, "points": points, "schema_version": SCHEMA,
+            "solution": True, "task": False}
+
+
+def _task(grade_id: str, points: float) -> dict:
+    return {"grade": False, "grade_id": grade_id, "locked": True, "points": points, "schema_version": SCHEMA,
+            "solution": False, "task": True}
+
+
 @dataclass(frozen=True)
 class Kind:
     """One kind of marked cell: its keyword, the cell types it may mark, the tag that marks it
@@ -72,7 +83,10 @@ class Kind:
 
 KINDS: dict[str, Kind] = {
     "TEST": Kind("TEST", cell_types=("code",), tag="test", prefix="test_", metadata=_visible_test),
+    "ANSWER": Kind("ANSWER", cell_types=("markdown",), tag="answer", prefix="answer_", metadata=_answer),
+    "TASK": Kind("TASK", cell_types=("markdown",), tag="task", prefix="task_", metadata=_task),
 }
+BEGIN_MARK_SCHEME, END_MARK_SCHEME = "### BEGIN MARK SCHEME", "### END MARK SCHEME"
 
 
 @dataclass(frozen=True)
@@ -174,6 +188,10 @@ def prepare(nb: dict, path: str) -> tuple[dict, bool]:
             line = next(i for i, l in enumerate(source.splitlines(), 1) if BEGIN_SOLUTION in l)
             raise AuthoringError(f"{where}: line {line}: a solution region in a markdown cell needs a manually "
                                  "graded marker; put solution code in a code cell")
+        if BEGIN_MARK_SCHEME in source and (mark is None or mark.kind.keyword == "TEST"):
+            line = next(i for i, l in enumerate(source.splitlines(), 1) if BEGIN_MARK_SCHEME in l)
+            raise AuthoringError(f"{where}: line {line}: a mark scheme belongs in an ANSWER or TASK cell "
+                                 "(first line <!-- ANSWER name (3 points) -->)")
         if mark is not None and solution:
             raise AuthoringError(f"{where}: line {mark.line or 1}: a cell is either a solution or a "
                                  f"{mark.kind.keyword} cell, not both; split it in two")
@@ -215,3 +233,45 @@ def prepare_bytes(data: bytes, path: str) -> bytes:
         return data
     prepared, changed = prepare(nb, path)
     return (json.dumps(prepared, indent=1, ensure_ascii=False) + "\n").encode() if changed else data
+
+
+@dataclass(frozen=True)
+class ManualItem:
+    """A cell graded by hand: its grade id, "answer" or "task", its points, the question as the
+    student reads it and the instructor's mark scheme (never released)."""
+    grade_id: str
+    kind: str
+    points: float
+    question: str
+    mark_scheme: str
+
+
+def _regions(source: str, begin: str, end: str) -> tuple[str, str]:
+    """(the source without begin..end regions, the text inside them)."""
+    outside, inside, within = [], [], False
+    for line in source.splitlines():
+        if begin in line:
+            within = True
+        elif end in line:
+            within = False
+        else:
+            (inside if within else outside).append(line)
+    return "\n".join(outside).strip(), "\n".join(inside).strip()
+
+
+def manual_items(nb: dict) -> list[ManualItem]:
+    """The manually graded cells of a prepared notebook (nbgrader metadata written), in order."""
+    items = []
+    for cell in nb.get("cells") or []:
+        meta = (cell.get("metadata") or {}).get("nbgrader") if isinstance(cell, dict) else None
+        if not isinstance(meta, dict) or cell.get("cell_type") != "markdown":
+            continue
+        manual = (meta.get("grade") and meta.get("solution")) or meta.get("task")
+        if not manual or not isinstance(meta.get("grade_id"), str):
+            continue
+        text, scheme = _regions(_source(cell), BEGIN_MARK_SCHEME, END_MARK_SCHEME)
+        text, _ = _regions(text, BEGIN_SOLUTION, "### END SOLUTION")
+        lines = [line for line in text.splitlines() if not _MARKDOWN_MARKER.match(line.strip())]
+        items.append(ManualItem(meta["grade_id"], "task" if meta.get("task") else "answer",
+                                float(meta.get("points") or 0), "\n".join(lines).strip(), scheme))
+    return items

@@ -35,18 +35,19 @@ _env = jinja2.Environment(loader=jinja2.FileSystemLoader(report.TEMPLATES), auto
 
 def write_summary(out_dir: Path, assignment_id: str, results: list[SubmissionResult],
                   template: SubmissionResult, isolation: str, *, similar: dict | None = None,
-                  not_graded=()) -> Path:
+                  not_graded=(), manual: tuple[int, int] = (0, 0)) -> Path:
     """Write out_dir/summary.html (out_dir is grades/<assignment>) atomically; return its path.
     `similar`: the similarity report's top pairs (similarity.top_pairs), linked when given;
-    `not_graded`: the folders no report was made for (discover.NotGraded)."""
+    `not_graded`: the folders no report was made for (discover.NotGraded); `manual`: (answers
+    still to grade by hand, answers in all), manual.progress."""
     path = Path(out_dir) / SUMMARY
     report.atomic_write_text(path, render_summary(assignment_id, results, template, isolation,
-                                                    similar=similar, not_graded=not_graded))
+                                                    similar=similar, not_graded=not_graded, manual=manual))
     return path
 
 
 def render_summary(assignment_id: str, results: list[SubmissionResult], template: SubmissionResult,
-                   isolation: str, *, similar: dict | None = None, not_graded=()) -> str:
+                   isolation: str, *, similar: dict | None = None, not_graded=(), manual=(0, 0)) -> str:
     results = sorted(results, key=lambda r: r.student_id)
     most = template.max_score
     scores = [r.score for r in results]
@@ -58,7 +59,8 @@ def render_summary(assignment_id: str, results: list[SubmissionResult], template
         pass_chart=_data_uri(pass_rate_chart(rates)) if rates and results else "",
         rates=rates, slowest=slowest(results), problems=problems(results), flagged=flagged(results),
         problem_counts=problem_counts(results), max_problem_rows=MAX_PROBLEM_ROWS, similar=similar,
-        students=student_rows(results, most), not_graded=sorted(not_graded, key=lambda n: n.folder))
+        students=student_rows(results, most), not_graded=sorted(not_graded, key=lambda n: n.folder),
+        manual_left=manual[0], manual_total=manual[1])
 
 
 # -- the numbers -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from autograder.assignment import Assignment
 from autograder.config import CourseConfig, CourseError
-from autograder.coordinator import gradebook, plan, policy, report
+from autograder.coordinator import formgrade, gradebook, manual, plan, policy, report
 from autograder.coordinator.discover import NotGraded, check_submitted_dir, stray_folders
 from autograder.coordinator.plan import Plan
 from autograder.coordinator.roster import load_roster
@@ -183,7 +183,7 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         say(f"{a.id}: nothing changed since the last run ({len(subs)} submissions, the hidden tests, the reference, "
             f"the due date); {len(ordered)} reports kept in {out.relative_to(cfg.root)}/ (FORCE=1 regrades)")
         say(report.summary_table(ordered))
-        _say_differences(cfg, p, say, changed={})
+        _say_differences(cfg, p, say, changed={}, left=manual.progress(manual.read(cfg, a, p.students)))
         return ordered
 
     from autograder.coordinator import dashboard, pool
@@ -218,17 +218,27 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
                 verdict.unreadable(f"no submission found in {folder}")), template)
         times = {s.student_id: s.submitted_at for s in subs}
 
+        # What is graded by hand (manual.py): the cells, what each student wrote in them, the gradebook's scores.
+        items, rubric = manual.items(a), manual.load_rubric(a)
+        released = formgrade.released_cells(cfg, a.id, a.notebook)
+        data = {s.student_id: s.data for s in subs}
+        answered = {s: {gid: text is not None for gid, text in formgrade.answers(data.get(s), items, released).items()}
+                    for s in set(data) | set(results) | set(p.missing)}
+        parts = manual.read(cfg, a, sorted(answered), items, rubric, answered)
+
         progress = report.Progress(len(todo), enabled=not quiet and sys.stderr.isatty())
-        book = finish.enter_context(gradebook.Recorder(cfg, a.id, a.notebook, template))
+        book = finish.enter_context(gradebook.Recorder(cfg, a.id, a.notebook, template, items, released))
 
         def record(r: SubmissionResult) -> None:
             r = apply_late_policy(cfg, a.id, r, times.get(r.student_id))
             r = results[r.student_id] = policy.counted(cfg, a, r, p.grader_fp)  # the service's attempts too
             # as each finishes: a crash later keeps these; the page shows what the student may see now
-            before = report.write_student(out, r, cfg.late_policy, policy.feedback_view(cfg, a, r))
+            before = report.write_student(out, r, cfg.late_policy, policy.feedback_view(cfg, a, r),
+                                          manual=parts.get(r.student_id))
             if before is not None and before != r.score:
                 changed[r.student_id] = (before, r.score)
-            book.add(r)  # while the lanes work, not after
+            book.add(r, answered.get(r.student_id))  # while the lanes work, not after
+            formgrade.write_autograded(cfg, a.id, a.notebook, r, data.get(r.student_id), items, released, rubric)
 
         def on_result(r: SubmissionResult) -> None:
             record(verdict.every_test(r, template))
@@ -243,7 +253,7 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
             if student not in graded:
                 record(r)
     ordered = [results[k] for k in sorted(results)]
-    report.write_assignment(out, a, ordered, template, found.not_graded)
+    report.write_assignment(out, a, ordered, template, found.not_graded, manual=parts)
     from autograder.coordinator import similarity
 
     if a.settings.similarity:  # evidence beside the grades, never part of them
@@ -252,18 +262,22 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         except CourseError as exc:
             print(f"warning: the similarity check of {a.id} did not run: {exc}", file=sys.stderr)
     dashboard.write_summary(out, a.id, ordered, template, caps.describe(), similar=similarity.top_pairs(cfg, out),
-                            not_graded=found.not_graded)
+                            not_graded=found.not_graded, manual=manual.progress(parts))
     plan.save_state(cfg, p, sorted(results))
     say(report.summary_table(ordered))
-    _say_differences(cfg, p, say, changed)
+    _say_differences(cfg, p, say, changed, left=manual.progress(parts))
     say(f"{len(ordered)} reports in {out.relative_to(cfg.root)}/ ({len(todo)} graded, {len(subs) - len(todo)} "
         f"unchanged and reused) in {time.perf_counter() - started:.1f} s")
     return ordered
 
 
-def _say_differences(cfg: CourseConfig, p: Plan, say, changed: dict) -> None:
-    """What the instructor must not miss: folders not graded, changed grades, the roster's view."""
+def _say_differences(cfg: CourseConfig, p: Plan, say, changed: dict, left: tuple[int, int] = (0, 0)) -> None:
+    """What the instructor must not miss: folders not graded, changed grades, what is left to grade
+    by hand (`left`: manual.progress), the roster's view."""
     a, found = p.assignment, p.found
+    if left[0]:
+        say(f"  graded by hand: {left[0]} of {left[1]} written answers and rubric items still to grade, counted "
+            "nowhere until then (make formgrader)")
     for n in found.not_graded:
         say(f"  NOT GRADED {n.folder}: {n.reason}")
     for student, (before, now) in sorted(changed.items()):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from autograder.assignment import Assignment, grader_fingerprint, load_assignment
 from autograder.config import CourseConfig, CourseError
-from autograder.coordinator import preflight, report
+from autograder.coordinator import formgrade, manual, preflight, report
 from autograder.coordinator.discover import Found, discover
 from autograder.results import SubmissionResult
 
@@ -106,6 +106,11 @@ def state_key(cfg: CourseConfig, p: Plan, students: list[str], digests: dict[str
                     if (out / "attempts").is_dir() else [],
         "past_due": sorted(s for s in students if _past_due(cfg, p.assignment.id, s)),
         "similarity": (p.assignment.settings.similarity, repr(cfg.similarity)),
+        # Scores and comments entered by hand in the gradebook (formgrader) since, and the rubric they cite.
+        "manual": manual.digest(manual.read(cfg, p.assignment, students)),
+        "rubric": _digest_file(p.assignment.hidden / manual.RUBRIC),
+        "autograded": sorted(str(d.relative_to(cfg.root))
+                             for d in (cfg.root / formgrade.AUTOGRADED).glob(f"*/{p.assignment.id}")),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 

@@ -101,11 +101,11 @@ def keep_in_history(out: Path, student_id: str, data: bytes) -> Path:
     return path
 
 
-def write_student(out: Path, result: SubmissionResult, policy=None, view=None) -> float | None:
+def write_student(out: Path, result: SubmissionResult, policy=None, view=None, manual=None) -> float | None:
     """Write the student's full report (for instructors) and feedback page (of `view`,
-    policy.StudentView, what the student may see now, when given). When this changes a grade
-    already recorded, the old report goes to history/ first; the old score is returned (None when
-    unchanged)."""
+    policy.StudentView, what the student may see now, when given; `manual`: manual.ManualPart, the
+    points and comments given by hand). When this changes a grade already recorded, the old report
+    goes to history/ first; the old score is returned (None when unchanged)."""
     path = out / "reports" / f"{result.student_id}.json"
     text = json.dumps(result.to_dict(), indent=1)
     page = out / "feedback" / f"{result.student_id}.html"
@@ -114,7 +114,8 @@ def write_student(out: Path, result: SubmissionResult, policy=None, view=None) -
     except OSError:
         old = None
     if old == text.encode():
-        write_if_changed(page, render_feedback(result, policy, view))  # what the student may see moves with time
+        # what the student may see moves with time, and so do the points given by hand
+        write_if_changed(page, render_feedback(result, policy, view, manual))
         return None
     before = None
     if old is not None:
@@ -127,11 +128,11 @@ def write_student(out: Path, result: SubmissionResult, policy=None, view=None) -
             score = previous.get("score") if isinstance(previous, dict) else None
             before = float(score) if isinstance(score, (int, float)) else 0.0
     atomic_write_text(path, text)
-    atomic_write_text(page, render_feedback(result, policy, view))
+    atomic_write_text(page, render_feedback(result, policy, view, manual))
     return before
 
 
-def render_feedback(result: SubmissionResult, policy=None, view=None) -> str:
+def render_feedback(result: SubmissionResult, policy=None, view=None, manual=None) -> str:
     withheld = 0
     if view is not None:
         result, withheld = view.result, view.withheld
@@ -145,7 +146,7 @@ def render_feedback(result: SubmissionResult, policy=None, view=None) -> str:
         said = result.load_error if result.load_error.startswith("not run") else f"not run: {result.load_error}"
     return _env.get_template("feedback.html.j2").render(r=result, families=families, lateness=lateness,
                                                         family_scores=result.family_scores(), withheld=withheld,
-                                                        said=said)
+                                                        said=said, manual=manual if manual and manual.grades else None)
 
 
 def previous_reports(out: Path, digests: dict | None = None) -> dict[str, SubmissionResult]:
@@ -171,24 +172,35 @@ def families_of(template: SubmissionResult, order=()) -> list[str]:
 
 
 def write_assignment(out: Path, assignment, results: list[SubmissionResult], template: SubmissionResult,
-                     not_graded=()) -> None:
+                     not_graded=(), manual=None) -> None:
     """scores.csv: a row per student with a result, and a row per folder that could not be graded
-    (`not_graded`: discover.NotGraded), its score left empty and its reason in `note`."""
+    (`not_graded`: discover.NotGraded), its score left empty and its reason in `note`.
+
+    `score` is the one total: the hidden tests' points after the late penalty (`auto_score`) plus
+    the points given by hand (`manual_score`, of `manual_max`: manual.ManualPart per student);
+    `manual_status` says `pending: 2 of 5 to grade` while some are not graded, which count nothing yet."""
     families = families_of(template, assignment.settings.families)
-    most = template.max_score
+    manual = manual or {}
+    most_manual = max((part.max_score for part in manual.values()), default=0.0)
+    most = template.max_score + most_manual
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student_id", *families, "submitted_at", "late_penalty", "note", "score", "max_score", "percent"])
+    w.writerow(["student_id", *families, "submitted_at", "late_penalty", "note", "auto_score", "manual_score",
+                "manual_max", "manual_status", "score", "max_score", "percent"])
     rows = [(r.student_id, r) for r in results] + [(n.name, n) for n in not_graded]
     for _, r in sorted(rows, key=lambda row: row[0]):
         if not isinstance(r, SubmissionResult):
-            w.writerow([r.name, *("" for _ in families), "", "", f"NOT GRADED: {r.folder} {r.reason}", "",
-                        _num(most), ""])
+            w.writerow([r.name, *("" for _ in families), "", "", f"NOT GRADED: {r.folder} {r.reason}", "", "",
+                        _num(most_manual), "", "", _num(most), ""])
             continue
         fs = r.family_scores()
+        part = manual.get(r.student_id)
+        by_hand = part.score if part else 0.0
+        total = r.score + by_hand
         w.writerow([r.student_id, *(_num(fs.get(f, (0.0, 0.0))[0]) for f in families), r.submitted_at,
-                    _num(r.penalty), _oneline(r.load_error or "", 300), _num(r.score), _num(most),
-                    _num(round(100 * r.score / most, 2) if most else 0.0)])
+                    _num(r.penalty), _oneline(r.load_error or "", 300), _num(r.score), _num(by_hand),
+                    _num(most_manual), part.status() if part else "", _num(total), _num(most),
+                    _num(round(100 * total / most, 2) if most else 0.0)])
     write_if_changed(out / "scores.csv", buf.getvalue())
     # Reports of students no longer in the run are kept in history/, never just deleted.
     keep = {r.student_id for r in results}
@@ -199,6 +211,36 @@ def write_assignment(out: Path, assignment, results: list[SubmissionResult], tem
     for path in (out / "feedback").glob("*.html"):
         if path.stem not in keep:
             path.unlink()
+
+
+def refresh_manual(out: Path, manual: dict) -> None:
+    """Rewrite scores.csv's columns of points given by hand (and the total) from `manual`
+    (manual.ManualPart per student), the rest as the grade run wrote it: `make export` after
+    grading in formgrader carries the new points without a regrade."""
+    path = Path(out) / "scores.csv"
+    if not path.is_file():
+        return
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        header, rows = reader.fieldnames or [], list(reader)
+    if "manual_score" not in header:
+        return  # written before grading by hand existed: the next make grade rewrites it
+    most_manual = max((part.max_score for part in manual.values()), default=0.0)
+    for row in rows:
+        auto_max = float(row["max_score"]) - float(row["manual_max"] or 0)
+        row["manual_max"], row["max_score"] = _num(most_manual), _num(auto_max + most_manual)
+        part = manual.get(row["student_id"])
+        if row["score"] == "" or part is None:
+            continue
+        total = float(row["auto_score"]) + part.score
+        most = auto_max + most_manual
+        row.update(manual_score=_num(part.score), manual_status=part.status(), score=_num(total),
+                   percent=_num(round(100 * total / most, 2) if most else 0.0))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_if_changed(path, buf.getvalue())
 
 
 def not_graded_rows(out: Path) -> list:
@@ -225,8 +267,10 @@ def not_graded_rows(out: Path) -> list:
 
 
 def write_class_grades(grades_dir: Path, cfg) -> None:
-    """grades/grades.csv: one row per student, one score column per graded assignment."""
+    """grades/grades.csv: one row per student, one score column per graded assignment (its total,
+    automatic and by hand), and `pending`: the assignments whose answers graded by hand are not all graded."""
     table: dict[str, dict[str, float]] = {}
+    pending: dict[str, list[str]] = {}
     maxima: dict[str, float] = {}
     for scores in sorted(grades_dir.glob("*/scores.csv")):
         aid = scores.parent.name
@@ -235,15 +279,17 @@ def write_class_grades(grades_dir: Path, cfg) -> None:
                 maxima[aid] = float(row["max_score"])
                 if row["score"]:  # an empty score: a folder that could not be graded, not a zero
                     table.setdefault(row["student_id"], {})[aid] = float(row["score"])
+                if (row.get("manual_status") or "").startswith("pending"):
+                    pending.setdefault(row["student_id"], []).append(f"{aid} ({row['manual_status']})")
     aids = sorted(maxima)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["student_id", *aids, "total", "max_total", "percent"])
+    w.writerow(["student_id", *aids, "total", "max_total", "percent", "pending"])
     most = sum(maxima.values())
     for student in sorted(table):
         total = sum(table[student].values())
         w.writerow([student, *(_num(table[student].get(a, 0.0)) for a in aids), _num(total), _num(most),
-                    _num(round(100 * total / most, 2) if most else 0.0)])
+                    _num(round(100 * total / most, 2) if most else 0.0), "; ".join(pending.get(student, []))])
     write_if_changed(grades_dir / "grades.csv", buf.getvalue())
 
 

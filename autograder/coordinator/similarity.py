@@ -202,7 +202,20 @@ def _relink_dashboard(cfg: CourseConfig, assignment_id: str) -> None:
         isolation = Counter(r.isolation for r in results).most_common(1)[0][0]
         # every report lists every hidden test with its points (verdict.every_test): any one is the template
         dashboard.write_summary(out, assignment_id, results, results[0], isolation, similar=top_pairs(cfg, out),
-                                not_graded=report.not_graded_rows(out))
+                                not_graded=report.not_graded_rows(out),
+                                manual=_manual_progress(cfg, assignment_id, results))
+
+
+def _manual_progress(cfg: CourseConfig, assignment_id: str, results) -> tuple[int, int]:
+    """What the dashboard says of grading by hand, read again from the gradebook."""
+    from autograder.assignment import load_assignment
+    from autograder.coordinator import manual
+
+    try:
+        a = load_assignment(cfg, assignment_id)
+        return manual.progress(manual.read(cfg, a, [r.student_id for r in results]))
+    except CourseError:
+        return 0, 0
 
 
 def top_pairs(cfg: CourseConfig, out: Path) -> dict | None:

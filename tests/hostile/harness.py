@@ -536,7 +536,8 @@ def grader_files(run: Run) -> set[str]:
     files |= {str(p) for p in (out / "history").rglob("*.json")}  # reports replaced by another grade
     files |= {str(run.course / f"gradebook.db{suffix}") for suffix in ("", "-journal", "-wal", "-shm")}
     for s in run.students:
-        files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html")}
+        files |= {str(out / "reports" / f"{s}.json"), str(out / "feedback" / f"{s}.html"),
+                  str(run.course / "autograded" / s / ASSIGNMENT / NOTEBOOK)}  # formgrader's copy
     return files
 
 
