@@ -54,7 +54,9 @@ def one_line(text: str, folder: Path) -> str:
     if not where:
         return error
     path, line = where[-1]
-    path = Path(path) if Path(path).is_absolute() else folder / path
+    if not Path(path).is_absolute():  # pytest writes paths relative to where it was started
+        tried = [Path(os.path.normpath(base / path)) for base in (folder, Path.cwd())]
+        path = next((p for p in tried if p.is_file()), tried[0])
     return f"{path}:{line}: {error}"
 
 
