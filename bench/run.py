@@ -35,6 +35,7 @@ import nbformat
 import psutil
 
 from autograder.assignment import Assignment, load_assignment
+from autograder.authoring import markers
 from autograder.config import CourseConfig, load
 from bench.recipes import RECIPES, apply
 
@@ -453,17 +454,24 @@ def _nbgrader(course: Path, *args: str, log: Path) -> tuple[int, float]:
     return code, time.perf_counter() - started
 
 
-def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[list[Check], list[str], float]:
-    """An nbgrader course with Day 41's notebook, minus training and plot cells, plus hidden
-    test cells; released with `nbgrader generate_assignment`. Returns (checks, removed cells,
-    seconds generate_assignment took)."""
-    a = load_assignment(cfg, ASSIGNMENT)
-    nb = nbformat.read(a.reference_notebook, as_version=4)
+def nbgrader_notebook(cfg: CourseConfig, a: Assignment) -> tuple[nbformat.NotebookNode, list[Check], list[str]]:
+    """Day 41's notebook for nbgrader: its plain-text markers written as nbgrader metadata (as
+    `make release` does), minus training and plot cells, plus hidden test cells. Returns (notebook,
+    checks, removed cells)."""
+    nb, _ = markers.prepare(nbformat.read(a.reference_notebook, as_version=4), str(a.reference_notebook))
     skip = set(a.settings.skip_tags)
     removed = [c.get("id", "?") for c in nb.cells if skip.intersection(c.metadata.get("tags", []))]
     nb.cells = [c for c in nb.cells if not skip.intersection(c.metadata.get("tags", []))]
     cells, checks = hidden_cells(cfg, a)
     nb.cells.extend(cells)
+    return nb, checks, removed
+
+
+def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[list[Check], list[str], float]:
+    """An nbgrader course with nbgrader_notebook(), released with `nbgrader generate_assignment`.
+    Returns (checks, removed cells, seconds generate_assignment took)."""
+    a = load_assignment(cfg, ASSIGNMENT)
+    nb, checks, removed = nbgrader_notebook(cfg, a)
     _write(course / "source" / ASSIGNMENT / a.notebook, nbformat.writes(nb))
     _write(course / "nbgrader_config.py",
            "c = get_config()  # noqa: F821\n"

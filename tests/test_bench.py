@@ -48,3 +48,19 @@ def test_a_small_similarity_bench_times_the_check_and_finds_its_copies(tmp_path)
     assert result["planted_copies"] == result["planted_copies_flagged"] == 2
     assert result["ours_s"] > 0 and result["ours_cpu_s"] > 0 and result["baseline"]["s"] > 0
     assert json.loads(out.read_text())["ours_s"] == result["ours_s"]
+
+
+def test_the_nbgrader_baseline_notebook_is_one_nbgrader_accepts():
+    """Is the notebook the baseline gives nbgrader (Day 41 with its plain-text markers, written
+    answers and hidden test cells) one that nbgrader's own ClearSolutions accepts, every solution
+    region in a solution cell, every hidden check a grade cell with points?"""
+    from nbgrader.preprocessors import ClearSolutions
+
+    from autograder.assignment import load_assignment
+
+    cfg = load(REPO)
+    nb, checks, _ = bench.nbgrader_notebook(cfg, load_assignment(cfg, bench.ASSIGNMENT))
+    ClearSolutions().preprocess(nb, {})  # raises on a solution region outside a solution cell
+    grade_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade")}
+    assert checks and all(c.grade_id in grade_ids for c in checks)
