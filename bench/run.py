@@ -477,7 +477,9 @@ def make_nbgrader_course(cfg: CourseConfig, course: Path) -> tuple[list[Check], 
            "c = get_config()  # noqa: F821\n"
            f"c.CourseDirectory.root = {str(course)!r}\n"
            "c.CourseDirectory.course_id = 'bench'\n"
-           f"c.CourseDirectory.db_url = {'sqlite:///' + str(course / 'gradebook.db')!r}\n")
+           f"c.CourseDirectory.db_url = {'sqlite:///' + str(course / 'gradebook.db')!r}\n"
+           # mark schemes sit in written-answer cells too, as `make release` allows (release.py)
+           "c.ClearMarkScheme.enforce_metadata = False\n")
     code, seconds = _nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=course / "nbgrader.log")
     if code != 0:
         raise RuntimeError(f"nbgrader generate_assignment failed (exit {code}); see {course / 'nbgrader.log'}")

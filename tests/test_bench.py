@@ -1,6 +1,8 @@
 """`make bench`: the figures it measures and the verdict it gives on the throughput targets."""
 import json
 
+import nbformat
+
 from bench import run as bench
 from bench import similarity as similarity_bench
 from autograder.config import load
@@ -50,17 +52,17 @@ def test_a_small_similarity_bench_times_the_check_and_finds_its_copies(tmp_path)
     assert json.loads(out.read_text())["ours_s"] == result["ours_s"]
 
 
-def test_the_nbgrader_baseline_notebook_is_one_nbgrader_accepts():
-    """Is the notebook the baseline gives nbgrader (Day 41 with its plain-text markers, written
-    answers and hidden test cells) one that nbgrader's own ClearSolutions accepts, every solution
-    region in a solution cell, every hidden check a grade cell with points?"""
-    from nbgrader.preprocessors import ClearSolutions
-
+def test_the_nbgrader_baseline_course_is_one_nbgrader_releases(tmp_path):
+    """Does `nbgrader generate_assignment` release the baseline's course (Day 41 with its plain-text
+    markers, written answers and mark schemes, plus hidden test cells), every hidden check a grade
+    cell with points?"""
     from autograder.assignment import load_assignment
 
     cfg = load(REPO)
-    nb, checks, _ = bench.nbgrader_notebook(cfg, load_assignment(cfg, bench.ASSIGNMENT))
-    ClearSolutions().preprocess(nb, {})  # raises on a solution region outside a solution cell
-    grade_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells
+    checks, _, _ = bench.make_nbgrader_course(cfg, tmp_path)  # raises, naming its log, if nbgrader refuses
+    nb = nbformat.read(tmp_path / "release" / bench.ASSIGNMENT / "transformer.ipynb", as_version=4)
+    assert not any("BEGIN MARK SCHEME" in c.source or "BEGIN SOLUTION" in c.source for c in nb.cells)
+    source, _, _ = bench.nbgrader_notebook(cfg, load_assignment(cfg, bench.ASSIGNMENT))
+    grade_ids = {c.metadata.get("nbgrader", {}).get("grade_id") for c in source.cells
                  if c.metadata.get("nbgrader", {}).get("grade")}
     assert checks and all(c.grade_id in grade_ids for c in checks)
