@@ -314,3 +314,34 @@ def test_a_hidden_test_the_reference_fails_is_named_by_file_and_line(new_course)
     assert f"{path}:4: test_extra.py::test_typo: ERROR: Your code does not follow the assignment's contract: your " \
            "notebook does not define `softmx`" in problems
     assert f"{path}:12: test_extra.py::test_bug: GRADER_ERROR" in problems
+
+
+def test_a_reference_that_fails_writes_no_grade_though_the_class_started(new_course):
+    """The class starts on the other lanes while one lane checks the reference: when the reference
+    then fails a hidden test, does grading stop naming it, with no report, feedback or score sheet
+    written for anyone?"""
+    from autograder.coordinator.grade import grade_assignment
+
+    path = new_course.source_dir / DOC_ID / "hidden" / "test_extra.py"
+    path.write_text("from autograder.judge import points\n\n\n@points(1)\ndef test_never(submission):\n"
+                    "    assert False, 'a hidden test that nothing passes'\n")
+    out = new_course.root / "grades" / DOC_ID
+    notebook_name = f"{DOC_ID}.ipynb"
+    students = [f"late{i}" for i in range(4)]
+    for student in students:
+        folder = new_course.submitted_dir / student / DOC_ID
+        folder.mkdir(parents=True)
+        (folder / notebook_name).write_bytes((new_course.solution_dir / DOC_ID / notebook_name).read_bytes())
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} if out.exists() else {}
+    try:
+        with pytest.raises(CourseError, match="test_never"):
+            grade_assignment(new_course, DOC_ID, force=True, lanes=2, quiet=True)
+    finally:
+        path.unlink()
+        for student in students:
+            for p in (new_course.submitted_dir / student).rglob("*"):
+                if p.is_file():
+                    p.unlink()
+    after = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} if out.exists() else {}
+    assert not any(student in str(p) for p in after for student in students)
+    assert {p: t for p, t in after.items() if before.get(p) != t} == {}, "grading wrote files"

@@ -96,6 +96,52 @@ def test_worker_identity_network_and_processes(worker, listener):
                                  "TMPDIR"}  # the worker's scratch, its one writable place (sandbox/inside/limits.py)
 
 
+FORKED_ZYGOTE = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+import autograder.sandbox.inside.preload  # what the lanes' fork server imports first
+from autograder.config import load
+from autograder.judge.handles import SandboxedCode
+from autograder.sandbox.host import launcher
+from autograder.sandbox.protocol import WorkerSpec
+
+lanes_pipe = os.pipe()  # stands for a lane's pipes to the coordinator
+launcher.fork_ahead()
+zygote = launcher.Zygote([{probes!r}])
+fds = {{fd: os.readlink(f"/proc/{{zygote.proc.pid}}/fd/{{fd}}") for fd in os.listdir(f"/proc/{{zygote.proc.pid}}/fd")}}
+spec = WorkerSpec({scratch!r}, cpu_s=60, max_output_bytes=1 << 20, memory_bytes=1 << 30, max_pids=32,
+                  scratch_bytes=16 << 20, hide=({hide!r},))
+code = SandboxedCode(zygote, [{{"number": 1, "source": "x = 1"}}], spec, load({root!r}).grading)
+facts = code.probe("facts")
+code.close()
+print(json.dumps({{"kind": type(zygote.proc).__name__, "fds": fds, "sid": os.getsid(zygote.proc.pid),
+                  "pid": zygote.proc.pid, "pipe": [os.readlink(f"/proc/self/fd/{{fd}}") for fd in lanes_pipe],
+                  "facts": facts}}))
+zygote.close()
+"""
+
+
+def test_a_zygote_forked_from_a_prepared_lane_holds_nothing_of_it(worker, tmp_path):
+    """When a lane forks its zygote from the fork server's warm state instead of starting an
+    interpreter, does the zygote hold none of the lane's files (only /dev/null, its error pipe and
+    its control socket), run in its own session, and fork workers that see the same environment,
+    file descriptors and import path as those of a zygote started afresh?"""
+    script = FORKED_ZYGOTE.format(root=str(REPO), probes=str(FILES / "sandbox_probes.py"),
+                                  scratch=str(tmp_path), hide=str(REPO))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["kind"] == "_Forked" and got["sid"] == got["pid"]
+    fds = got["fds"]
+    assert len(fds) == 4 and fds["0"] == fds["1"] == "/dev/null" and fds["2"].startswith("pipe:"), fds
+    assert [target for fd, target in fds.items() if fd not in "012"][0].startswith("socket:"), fds
+    assert not set(got["pipe"]) & set(fds.values())
+    afresh = worker.probe("facts")
+    for key in ("env", "path", "uid", "cwd"):
+        assert got["facts"][key] == afresh[key], key
+    assert len(got["facts"]["fds"]) <= len(afresh["fds"]), (got["facts"]["fds"], afresh["fds"])
+
+
 def test_worker_sees_no_secrets_and_writes_only_its_scratch(worker, tmp_path):
     """Are the hidden tests, reference, solutions, submissions and home hidden, and is the scratch
     the only writable place?"""

@@ -66,7 +66,7 @@ def test_a_ratio_tracks_the_work(lane, code, k):
     """Is a multi-head attention that does k times the reference's work measured at about k times
     (within 35% here, on a machine the suite shares; make bench checks 15% for k = 2 to 16), with
     every timed answer verified?"""
-    settings = dataclasses.replace(lane.settings, speed_repeats=5)
+    settings = dataclasses.replace(lane.settings, speed_repeats=5, speed_far_pairs=5)
     result = timing.compare_speed(code(K_TIMES.format(k=k)), lane.reference, "time_forward", 5.0, settings, **MHA)
     assert result.problem == ""
     assert 0.65 * k <= result.ratio <= 1.35 * k, result.describe()
@@ -104,3 +104,33 @@ def test_digests_agree_only_with_the_reference_answer():
     assert timing._agree({"digests": [10.0]}, want, rounds=1)
     assert not timing._agree({"digests": [float("nan"), -3.0]}, want)
     assert not timing._agree({"digests": None}, want) and not timing._agree("10", want)
+
+
+class _Clock:
+    """A handle whose timed calls cost `per_iter` seconds a round (plus a fixed round trip) and
+    answer the reference's digests: the stopping rule alone, without a worker."""
+
+    def __init__(self, per_iter: float):
+        self.per_iter, self.calibration = per_iter, {}
+
+    def timed_answer(self, probe, seed, iters, check, work=True, **args):
+        answer = {"digests": [float(seed % 997 + i) for i in range(iters)], "norms": [1e3] * iters}
+        return 0.002 + (self.per_iter * iters if work else 0.0), answer
+
+    def timed(self, probe, **args):
+        return self.timed_answer(probe, **args)[0]
+
+    def unverifiable_reason(self):
+        return ""
+
+
+@pytest.mark.parametrize("slower, pairs", [(1.0, 2), (2.0, 3), (5.0, 9), (8.0, 3)])
+def test_pairs_are_spent_only_near_the_factor(slower, pairs):
+    """With a factor of 5: does a submission as fast as the reference stop after speed_far_pairs
+    pairs, one twice or eight times as slow after speed_repeats, and one at the factor use all
+    speed_max_pairs, each measured at its true ratio?"""
+    settings = dataclasses.replace(load(REPO).grading, speed_repeats=3, speed_far_pairs=2, speed_max_pairs=9)
+    reference = _Clock(0.001)
+    result = timing.compare_speed(_Clock(0.001 * slower), reference, "time_forward", 5.0, settings, **MHA)
+    assert len(result.ratios) == pairs, result.describe()
+    assert result.ratio == pytest.approx(slower, rel=1e-6) and result.problem == ""

@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from autograder.assignment import Assignment
 from autograder.config import CourseConfig, CourseError
@@ -59,10 +60,12 @@ def kept_reference(out, grader_fp: str) -> tuple[SubmissionResult, bytes] | None
 
 
 def reference_results(executor, cfg: CourseConfig, a: Assignment, grader_fp: str,
-                      force: bool = False, local: bool = True) -> tuple[SubmissionResult, bytes]:
+                      force: bool = False, local: bool = True,
+                      meanwhile: Callable[[], None] | None = None) -> tuple[SubmissionResult, bytes]:
     """The reference's result and probe results: read back when this grader fingerprint was
     checked before (unless `force`), else graded now. It must get every point, or the hidden
-    tests are wrong."""
+    tests are wrong. meanwhile(): called once the check is under way on a lane (not when the
+    results are read back), to start the class on the other lanes."""
     from autograder.coordinator import pool
     from autograder.judge import tasks
     from autograder.results import Status
@@ -72,7 +75,10 @@ def reference_results(executor, cfg: CourseConfig, a: Assignment, grader_fp: str
     if kept is not None:
         return kept
     check = pool.reference_check if local else tasks.reference_check
-    text, frame = executor.submit(check, str(cfg.root), a.id).result()
+    checking = executor.submit(check, str(cfg.root), a.id)
+    if meanwhile is not None:
+        meanwhile()
+    text, frame = checking.result()
     result = SubmissionResult.from_dict(json.loads(text))
     bad = [t for t in result.tests if t.status is not Status.PASSED]
     if bad or result.load_error or result.load_issues:
@@ -206,7 +212,15 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         if need_lanes:
             executor = new_executor()
             finish.callback(executor.shutdown, cancel_futures=True)
-        template, frame = kept or reference_results(executor, cfg, a, p.grader_fp, force, local=not scheduler)
+        # With no reference checked before, the class starts on the other lanes while one lane checks
+        # it; their results are written only once it has passed (pool.Early).
+        early: list[pool.Early] = []
+
+        def start_class() -> None:
+            early.append(pool.Early(cfg, a.id, todo, new_executor, batch_size, executor))
+
+        template, frame = kept or reference_results(executor, cfg, a, p.grader_fp, force, local=not scheduler,
+                                                    meanwhile=start_class if todo else None)
 
         for u in found.unreadable:
             results[u.student_id] = verdict.every_test(verdict.not_graded(
@@ -245,7 +259,9 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
             r.pytest_report = None  # on disk now; memory stays flat however large the class
             progress.step(r.student_id)
 
-        if todo:
+        if early:
+            early[0].drain(on_result)
+        elif todo:
             pool.run_lanes(cfg, a.id, todo, frame, new_executor, on_result, batch_size=batch_size, executor=executor)
         progress.done()
         graded = {s.student_id for s in todo}

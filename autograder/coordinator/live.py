@@ -73,7 +73,9 @@ def _lanes_at_low_priority() -> None:
     that every lane, zygote and worker forked from it inherits it. Raising niceness needs no privilege."""
     import psutil
 
-    multiprocessing.get_context("forkserver").set_forkserver_preload(["autograder.judge.lane"])
+    from autograder.coordinator.pool import LANE_PRELOAD
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(LANE_PRELOAD)
     multiprocessing.forkserver.ensure_running()
     for child in psutil.Process().children():
         try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import concurrent.futures as cf
 import json
 import multiprocessing
+import queue
 import signal
+import threading
 from concurrent.futures.process import BrokenProcessPool
 from typing import Callable
 
@@ -18,13 +20,18 @@ from autograder.judge import tasks, verdict
 from autograder.results import Submission, SubmissionResult
 
 
+# What the lanes' fork server imports once: torch warmed up for the zygotes first (each lane forks
+# its zygote from that state: sandbox/inside/preload.py), then the judge.
+LANE_PRELOAD = ["autograder.sandbox.inside.preload", "autograder.judge.lane", "nbformat"]
+
+
 def local_pool(root: str, assignment_id: str, lanes: int) -> cf.ProcessPoolExecutor:
     """The embedded default: one lane per process, `lanes` processes on this machine.
 
     Lanes come from a fork server that imported torch, pytest and the judge once: a lane must
     not inherit the coordinator's state or threads, and should not pay for imports again."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["autograder.judge.lane", "nbformat"])
+    context.set_forkserver_preload(LANE_PRELOAD)
     pool = cf.ProcessPoolExecutor(max_workers=lanes, mp_context=context, initializer=start_lane,
                                   initargs=(root, assignment_id))
     # The pool starts a process per submitted task while none is idle: start every lane now, so
@@ -132,3 +139,36 @@ def _settle(future: cf.Future, batch: list[Submission], attempts: dict, retry: l
                 retry.append(s)
             else:
                 on_result(verdict.not_graded(s, verdict.lane_lost()))
+
+
+class Early:
+    """run_lanes started in a thread of its own while the reference is still being checked on
+    another lane: the class does not wait for that check. Its results are held in a queue until
+    the caller's thread, the only one that writes, takes them with `drain`, which it does only
+    once the reference has passed. Should the reference fail, nothing of this run is written."""
+
+    _DONE = object()
+
+    def __init__(self, cfg: CourseConfig, assignment_id: str, todo: list[Submission],
+                 new_executor: Callable[[], cf.Executor], batch_size: int, executor: cf.Executor):
+        self._results: queue.Queue = queue.Queue()
+        # No reference results to hand over yet: each lane computes the reference's answers it needs.
+        args = (cfg, assignment_id, todo, b"", new_executor, self._results.put)
+        self._thread = threading.Thread(target=self._run, args=args, name="lanes",
+                                        kwargs={"batch_size": batch_size, "executor": executor}, daemon=True)
+        self._thread.start()
+
+    def _run(self, *args, **kwargs) -> None:
+        try:
+            run_lanes(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread, by drain
+            self._results.put(exc)
+        finally:
+            self._results.put(self._DONE)
+
+    def drain(self, on_result: Callable[[SubmissionResult], None]) -> None:
+        """on_result(...) for every result, in this thread, as they come, until the last."""
+        while (item := self._results.get()) is not self._DONE:
+            if isinstance(item, BaseException):
+                raise item
+            on_result(item)

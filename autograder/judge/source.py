@@ -111,6 +111,17 @@ class _Cell:
     label: str
     lines: list[str]
     tree: ast.Module
+    nodes: list[ast.AST] = field(default_factory=list)  # every node of the tree, in ast.walk's order
+    walked: dict[int, list[ast.AST]] = field(default_factory=dict)  # a statement's nodes, by id
+
+    def __post_init__(self):
+        self.nodes = list(ast.walk(self.tree))
+
+    def walk(self, node: ast.AST) -> list[ast.AST]:
+        """ast.walk(node), once per node (several rules look at the same statements)."""
+        if id(node) not in self.walked:
+            self.walked[id(node)] = list(ast.walk(node))
+        return self.walked[id(node)]
 
 
 def _parse(cells: list[dict]) -> list[_Cell]:
@@ -137,10 +148,12 @@ class _Names:
 
     def __init__(self, cells: list[_Cell]):
         self.alias: dict[str, str] = {}
+        self._resolved: dict[int, str | None] | None = None  # by node, once the aliases are final
         for _ in range(3):  # aliases of aliases
             for cell in cells:
-                for node in ast.walk(cell.tree):
+                for node in cell.nodes:
                     self._bind(node)
+        self._resolved = {}
 
     def _bind(self, node: ast.AST) -> None:
         if isinstance(node, ast.Import):
@@ -160,6 +173,14 @@ class _Names:
 
     def resolve(self, node: ast.AST) -> str | None:
         """The dotted name an expression stands for, when static analysis can tell."""
+        if self._resolved is None:
+            return self._resolve(node)
+        key = id(node)  # the trees outlive this object: ids are not reused meanwhile
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(node)
+        return self._resolved[key]
+
+    def _resolve(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
             if node.id in self.alias:
                 return self.alias[node.id]
@@ -220,7 +241,7 @@ def analyse(cells: list[dict], rules=()) -> SourceFacts:
     names = _Names(parsed)
     facts = SourceFacts()
     for cell in parsed:
-        for node in ast.walk(cell.tree):
+        for node in cell.nodes:
             flag = _flag(node, names)
             if flag is not None:
                 facts.flags.append(Flag(*flag[:2], _place(cell, node), *flag[2:]))
@@ -337,19 +358,20 @@ def _scope(live, within: tuple[str, ...]) -> list[tuple[_Cell, ast.AST]]:
         if name in seen:
             continue
         seen.add(name)
-        todo += [n.id for n in ast.walk(defs[name][1]) if isinstance(n, ast.Name) and n.id in defs]
+        cell, node = defs[name]
+        todo += [n.id for n in cell.walk(node) if isinstance(n, ast.Name) and n.id in defs]
     return [defs[name] for name in sorted(seen)]
 
 
 def _check(rule: Rule, live, names: _Names) -> list[Violation]:
-    scoped = _scope(live, rule.within)
-    out = []
-    for target in rule.forbid:
-        hit = next(((cell, n) for cell, node in scoped for n in ast.walk(node)
-                    if isinstance(n, (ast.Name, ast.Attribute, ast.Call))
-                    and (d := names.resolve(n)) is not None and _same(d, target)), None)
-        if hit:
-            out.append(Violation(rule, f"uses {target}", _place(*hit)))
+    hits: dict[str, tuple[_Cell, ast.AST]] = {}  # forbidden name -> its first use in scope
+    for cell, node in _scope(live, rule.within):
+        for n in cell.walk(node):
+            if isinstance(n, (ast.Name, ast.Attribute, ast.Call)) and (d := names.resolve(n)) is not None:
+                for target in rule.forbid:
+                    if target not in hits and _same(d, target):
+                        hits[target] = (cell, n)
+    out = [Violation(rule, f"uses {target}", _place(*hits[target])) for target in rule.forbid if target in hits]
     for attribute, callable_name in rule.require:
         owner, _, attr = attribute.partition(".")
         defs = [(cell, node) for cell, node, name in live if name == owner]

@@ -51,6 +51,9 @@ def warm(root: str, assignment_id: str) -> None:
     """Executor initializer: build the lane before the first task arrives. A lane that cannot be
     built (hidden tests that do not collect, probes that do not load) is the first task's error,
     where the coordinator reads it, rather than a pool broken without a word."""
+    from autograder.sandbox.host.launcher import fork_ahead
+
+    fork_ahead()  # the zygote first, before this process reads the course (a no-op where not prepared)
     try:
         lane_for(root, assignment_id)
     except CourseError as exc:
@@ -76,7 +79,7 @@ def grade_batch(root: str, assignment_id: str, reference_frame: bytes, batch: li
     (fail_fast: lane.Lane.grade's, for make check's mutants)."""
     lane = lane_for(root, assignment_id)
     digest = (root, assignment_id, hashlib.sha256(reference_frame).hexdigest())
-    if digest not in _LOADED:
+    if reference_frame and digest not in _LOADED:  # b"": none yet (grading began beside the reference check)
         lane.use_reference_results(reference_frame)
         _LOADED.add(digest)
     return [json.dumps(lane.grade(s, fail_fast).to_dict()) for s in batch]

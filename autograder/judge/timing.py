@@ -13,7 +13,9 @@ picks at call time, and returns a digest of every output. Here:
    seconds are the worker tree's CPU time where the sandbox has a cpuacct cgroup (other load on
    the machine does not move them), else wall-clock time (handles.timed_answer);
 3. pairs stop as soon as the verdict is clear (every pair well under or well over the factor)
-   and go on, up to `speed_max_pairs`, only near it; the ratio is the median pair's;
+   and go on, up to `speed_max_pairs`, only near it; the ratio is the median pair's. A submission
+   about as fast as the reference (every pair under a third of the factor) stops after
+   `speed_far_pairs`: no pair that far from the factor is a coin toss;
 4. every call's digests are compared with the reference's for the same seed. An answer that is
    not the reference's (a bug, or no work at all) is checked once more in a fresh worker, with
    autograd on: the submission's own forward must give the same digests, and they must change
@@ -28,6 +30,7 @@ import statistics
 from dataclasses import dataclass, field
 
 CLEAR = 1.25           # a pair this far from the factor (either way) is clear
+FAR_UNDER = 3.0        # pairs all under factor / FAR_UNDER end after settings.speed_far_pairs
 FIRST_PAIR_OVER = 4.0  # a first pair this many factors over ends the timing: clearly too slow
 TOLERANCE = 2e-4       # digests agree within this fraction of the output's norm
 MAX_ITERS = 256
@@ -133,6 +136,8 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
             mismatched.append((call, got))
         result.ratios.append((mine / n) / (max(theirs, 1e-9) / n_ref))
         if pair == 0 and result.ratios[0] > FIRST_PAIR_OVER * factor:
+            break
+        if len(result.ratios) >= settings.speed_far_pairs and max(result.ratios) < factor / FAR_UNDER:
             break
         if len(result.ratios) >= settings.speed_repeats and (
                 max(result.ratios) < factor / CLEAR or min(result.ratios) > factor * CLEAR):

@@ -1,5 +1,6 @@
 """Probes that report what a sandboxed worker can see and do (for tests/test_sandbox.py)."""
 import os
+import sys
 import socket
 import time
 
@@ -30,6 +31,7 @@ def _can_write(folder):
 def facts(student, read=(), write=(), port=0):
     status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines() if ":" in line)
     out = {"uid": os.getuid(), "pid": os.getpid(), "cwd": os.getcwd(), "env": sorted(os.environ),
+           "fds": sorted(int(fd) for fd in os.listdir("/proc/self/fd")), "path": list(sys.path),
            "no_new_privs": status.get("NoNewPrivs", "").strip(),
            "visible_pids": len([p for p in os.listdir("/proc") if p.isdigit()]),
            "readable": {p: _can_read(p) for p in read}, "writable": {p: _can_write(p) for p in write}}

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,68 @@ _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
          "from autograder.sandbox.inside.zygote import main; main(int(sys.argv[1]), sys.argv[2:])")
 # Only what Python and torch need; nothing of the grader's own environment leaks in.
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+_AHEAD: "tuple[socket.socket, _Forked] | None" = None  # fork_ahead's zygote, waiting for its probes
+
+
+def fork_ahead() -> None:
+    """Fork a zygote now, from this process as it is, for the next Zygote to take instead of
+    booting an interpreter: only where the lanes' fork server prepared torch
+    (sandbox/inside/preload.py) and nothing else runs yet (one thread, and before the course or
+    its hidden files are read, so the zygote inherits none of them). Elsewhere it does nothing."""
+    global _AHEAD
+    zygote = sys.modules.get("autograder.sandbox.inside.zygote")
+    if _AHEAD is not None or zygote is None or not zygote.PREPARED or threading.active_count() != 1:
+        return
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    env = {**{k: v for k, v in os.environ.items() if k in _ENV_KEEP}, **zygote.PREPARED_ENV}
+    try:
+        _AHEAD = (parent, _Forked(child, zygote.forked_main, env))
+    finally:
+        child.close()
+
+
+def _isolated_path() -> list[str]:
+    """sys.path as `python -I` with our package first would have it: no working folder, no course."""
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix)}
+    return [str(ROOT)] + [p for p in sys.path if p and any(Path(p).resolve().is_relative_to(x) for x in prefixes)]
+
+
+class _Forked:
+    """A zygote forked from this process (see fork_ahead), with the face of the subprocess.Popen
+    it stands in for: pid, poll, wait, stderr."""
+
+    def __init__(self, ctl: socket.socket, forked_main, env: dict[str, str]):
+        path = _isolated_path()
+        err_r, err_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            forked_main(ctl.fileno(), err_w, env, path)  # never returns
+        os.close(err_w)
+        self.pid, self.returncode = pid, None
+        self.stderr = os.fdopen(err_r, "rb")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                done, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = -1
+            else:
+                if done:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("zygote", timeout)
+            time.sleep(0.005)
+        return self.returncode
 
 
 class WorkerGone(Exception):
@@ -68,16 +131,24 @@ class Zygote:
         self.start()
 
     def start(self) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _BOOT.format(root=str(ROOT)), str(child.fileno()),
-             *self.probe_paths],
-            pass_fds=[child.fileno()], env=env, cwd=tempfile.gettempdir(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True)
-        child.close()
-        self.ctl = parent
+        global _AHEAD
+        if _AHEAD is not None:  # forked ahead, ready but for its probes (fork_ahead)
+            (self.ctl, self.proc), _AHEAD = _AHEAD, None
+            try:
+                self.ctl.send(json.dumps(self.probe_paths).encode())
+            except OSError:
+                pass  # it is gone: the wait for Ready below says so
+        else:
+            parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _BOOT.format(root=str(ROOT)), str(child.fileno()),
+                 *self.probe_paths],
+                pass_fds=[child.fileno()], env=env, cwd=tempfile.gettempdir(),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                start_new_session=True)
+            child.close()
+            self.ctl = parent
         self.ctl.settimeout(self.start_timeout_s)
         try:
             ready = self._recv()

@@ -11,8 +11,10 @@ import gc
 import importlib.util
 import json
 import os
+import signal
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 from autograder.sandbox import protocol
@@ -45,7 +47,18 @@ def _expose() -> tuple[str, ...]:
     return (*expose, str(package), *map(str, prefixes))
 
 
-def main(ctl_fd: int, probe_paths: list[str]) -> None:
+PREPARED = False  # torch imported on one thread and warmed up, in this process (prepare)
+PREPARED_ENV: dict[str, str] = {}  # the environment variables prepare() set
+
+
+def prepare() -> None:
+    """What every zygote needs before its probes: torch, on one thread, warmed up (about 3 s).
+    A lane's fork server does it once (sandbox/inside/preload.py), and each lane's zygote is then
+    forked from that state (sandbox/host/launcher.fork_ahead) instead of booting its own interpreter."""
+    global PREPARED
+    if PREPARED:
+        return
+    before = dict(os.environ)
     # One thread before any op: GNU OpenMP hangs children forked after a multi-threaded op.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
@@ -53,13 +66,66 @@ def main(ctl_fd: int, probe_paths: list[str]) -> None:
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    from autograder.sandbox import capabilities
-    from autograder.sandbox.inside import confine, worker
+    from autograder.sandbox.inside import confine, worker  # noqa: F401 - imported once, before any fork
     from autograder.sandbox.inside.probekit import warm_up
 
-    ctl = socket.socket(fileno=ctl_fd)
-    probes = _load_probes(probe_paths)
     warm_up()
+    # What this set (and torch, at import): a zygote forked from here keeps it beside _ENV_KEEP.
+    PREPARED_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v})
+    PREPARED = True
+
+
+def main(ctl_fd: int, probe_paths: list[str]) -> None:
+    """A zygote in an interpreter of its own (python -I, launcher.Zygote.start)."""
+    prepare()
+    serve(socket.socket(fileno=ctl_fd), probe_paths)
+
+
+def forked_main(ctl_fd: int, err_fd: int, env: dict[str, str], path: list[str]) -> None:
+    """A zygote forked from a prepared lane before the lane read anything of the course
+    (launcher.fork_ahead): made to look like a fresh `python -I` one (no file descriptor but its
+    control socket and a pipe for errors, the same environment and import path, its own session),
+    then it waits for its probe files on the control socket and serves. It never returns."""
+    code = 0
+    try:
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(err_fd, 2)
+        # Everything else the lane holds (its pool's pipes to the coordinator above all) is closed.
+        for fd in [int(name) for name in os.listdir("/proc/self/fd")]:
+            if fd > 2 and fd != ctl_fd:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(env)
+        sys.path[:] = path
+        os.chdir(tempfile.gettempdir())
+        ctl = socket.socket(fileno=ctl_fd)
+        first = ctl.recv(1 << 16)
+        if first:  # nothing: the lane went away before it knew its probes
+            serve(ctl, json.loads(first))
+    except BaseException:  # noqa: BLE001 - said on the error pipe, which the lane reads as a failed start
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def serve(ctl: socket.socket, probe_paths: list[str]) -> None:
+    """Load the probes, say Ready, and fork a worker per Spawn until the control socket closes."""
+    from autograder.sandbox import capabilities
+    from autograder.sandbox.inside import confine, worker
+
+    probes = _load_probes(probe_paths)
     caps = capabilities.probe()
     expose = _expose()
     gc.collect()
