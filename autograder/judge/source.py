@@ -111,11 +111,8 @@ class _Cell:
     label: str
     lines: list[str]
     tree: ast.Module
-    nodes: list[ast.AST] = field(default_factory=list)  # every node of the tree, in ast.walk's order
+    nodes: list[ast.AST]  # every node of the tree, in ast.walk's order
     walked: dict[int, list[ast.AST]] = field(default_factory=dict)  # a statement's nodes, by id
-
-    def __post_init__(self):
-        self.nodes = list(ast.walk(self.tree))
 
     def walk(self, node: ast.AST) -> list[ast.AST]:
         """ast.walk(node), once per node (several rules look at the same statements)."""
@@ -132,7 +129,7 @@ def _parse(cells: list[dict]) -> list[_Cell]:
             tree = ast.parse(to_python(source))
         except (SyntaxError, ValueError):
             continue  # it never ran either (a load issue says so)
-        out.append(_Cell(cell["number"], cell.get("label", ""), source.splitlines(), tree))
+        out.append(_Cell(cell["number"], cell.get("label", ""), source.splitlines(), tree, list(ast.walk(tree))))
     return out
 
 

@@ -49,6 +49,7 @@ def _expose() -> tuple[str, ...]:
 
 PREPARED = False  # torch imported on one thread and warmed up, in this process (prepare)
 PREPARED_ENV: dict[str, str] = {}  # the environment variables prepare() set
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def prepare() -> None:
@@ -60,18 +61,26 @@ def prepare() -> None:
         return
     before = dict(os.environ)
     # One thread before any op: GNU OpenMP hangs children forked after a multi-threaded op.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARS:
         os.environ[var] = "1"
-    import torch
+    # torch names (and makes) its caches in the temporary folder: the system's, as for a zygote
+    # started afresh (whose environment has no TMPDIR), never the grader's own scratch.
+    temporary = {k: os.environ.pop(k) for k in ("TMPDIR", "TEMP", "TMP") if k in os.environ}
+    tempfile.tempdir = None
+    try:
+        import torch
 
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-    from autograder.sandbox.inside import confine, worker  # noqa: F401 - imported once, before any fork
-    from autograder.sandbox.inside.probekit import warm_up
+        torch.set_num_threads(1)
+        torch.set_num_interop_threads(1)
+        from autograder.sandbox.inside import confine, worker  # noqa: F401 - imported once, before any fork
+        from autograder.sandbox.inside.probekit import warm_up
 
-    warm_up()
+        warm_up()
+    finally:
+        os.environ.update(temporary)
+        tempfile.tempdir = None
     # What this set (and torch, at import): a zygote forked from here keeps it beside _ENV_KEEP.
-    PREPARED_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v})
+    PREPARED_ENV.update({k: v for k, v in os.environ.items() if before.get(k) != v or k in THREAD_VARS})
     PREPARED = True
 
 
