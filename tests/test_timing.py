@@ -124,11 +124,12 @@ class _Clock:
         return ""
 
 
-@pytest.mark.parametrize("slower, pairs", [(1.0, 2), (2.0, 3), (5.0, 9), (8.0, 3)])
+@pytest.mark.parametrize("slower, pairs", [(1.0, 2), (2.0, 3), (5.0, 9), (8.0, 3), (25.0, 3), (50.0, 1)])
 def test_pairs_are_spent_only_near_the_factor(slower, pairs):
     """With a factor of 5: does a submission as fast as the reference stop after speed_far_pairs
-    pairs, one twice or eight times as slow after speed_repeats, and one at the factor use all
-    speed_max_pairs, each measured at its true ratio?"""
+    pairs, one 2, 8 or 25 times as slow after speed_repeats, one at the factor use all
+    speed_max_pairs, and only one far beyond (50 times) stop after its first pair, each measured
+    at its true ratio?"""
     settings = dataclasses.replace(load(REPO).grading, speed_repeats=3, speed_far_pairs=2, speed_max_pairs=9)
     reference = _Clock(0.001)
     result = timing.compare_speed(_Clock(0.001 * slower), reference, "time_forward", 5.0, settings, **MHA)
