@@ -152,6 +152,7 @@ class TreeSampler:
         self.include_self = include_self
         self.usage = TreeUsage()
         self._cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> its user + system seconds
+        self._base: dict[tuple[int, float], float] = {}  # the same, for processes already there at the start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
 
@@ -169,9 +170,10 @@ class TreeSampler:
             self._sample(root, with_pss=self.usage.samples % PSS_EVERY == 0)
             if self._stop.wait(SAMPLE_INTERVAL_S):
                 break
-        # This thread is part of this process; its own CPU time is not the grader's.
+        # This thread is part of this process; its own CPU time is not the grader's. Nor is what the
+        # processes already running at the start (this one, a fork server) had used before it.
         mine = time.thread_time() if self.include_self else 0.0
-        self.usage.cpu_s = round(sum(self._cpu.values()) - mine, 2)
+        self.usage.cpu_s = round(sum(cpu - self._base.get(key, 0.0) for key, cpu in self._cpu.items()) - mine, 2)
 
     def _sample(self, root: psutil.Process, with_pss: bool) -> None:
         rss = pss = 0
@@ -180,7 +182,10 @@ class TreeSampler:
             try:
                 with p.oneshot():
                     cpu = p.cpu_times()
-                    self._cpu[(p.pid, p.create_time())] = cpu.user + cpu.system
+                    key = (p.pid, p.create_time())
+                    self._cpu[key] = cpu.user + cpu.system
+                    if self.usage.samples == 0:
+                        self._base[key] = self._cpu[key]
                     if with_pss:
                         info = p.memory_full_info()
                         rss, pss = rss + info.rss, pss + info.pss
