@@ -33,6 +33,10 @@ _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
 _ENV_KEEP = ("PATH", "LANG", "LC_ALL", "TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
+def _zygote_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
+
+
 _AHEAD: "tuple[socket.socket, _Forked] | None" = None  # fork_ahead's zygote, waiting for its probes
 
 
@@ -46,7 +50,7 @@ def fork_ahead() -> None:
     if _AHEAD is not None or zygote is None or not zygote.PREPARED or threading.active_count() != 1:
         return
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    env = {**{k: v for k, v in os.environ.items() if k in _ENV_KEEP}, **zygote.PREPARED_ENV}
+    env = {**_zygote_env(), **zygote.PREPARED_ENV}
     try:
         _AHEAD = (parent, _Forked(child, zygote.forked_main, env))
     finally:
@@ -140,11 +144,10 @@ class Zygote:
                 pass  # it is gone: the wait for Ready below says so
         else:
             parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            env = {k: v for k, v in os.environ.items() if k in _ENV_KEEP}
             self.proc = subprocess.Popen(
                 [sys.executable, "-I", "-c", _BOOT.format(root=str(ROOT)), str(child.fileno()),
                  *self.probe_paths],
-                pass_fds=[child.fileno()], env=env, cwd=tempfile.gettempdir(),
+                pass_fds=[child.fileno()], env=_zygote_env(), cwd=tempfile.gettempdir(),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                 start_new_session=True)
             child.close()
