@@ -106,6 +106,30 @@ def test_digests_agree_only_with_the_reference_answer():
     assert not timing._agree({"digests": None}, want) and not timing._agree("10", want)
 
 
+def test_every_projection_of_a_round_must_agree():
+    """With several digests (projections) a round, is an answer refused when any one of them is off,
+    and are `rounds` counted in rounds, not digests?"""
+    want = {"digests": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "norms": [100.0, 100.0]}  # 2 rounds x 3
+    assert timing._agree({"digests": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]}, want)
+    assert timing._agree({"digests": [1.0, 2.0, 3.0]}, want, rounds=1)
+    assert not timing._agree({"digests": [1.0, 2.0, 3.5, 4.0, 5.0, 6.0]}, want)
+    assert not timing._agree({"digests": [1.0, 2.0, 3.0, 4.0]}, want)
+
+
+def test_a_small_error_in_the_output_is_caught_by_the_digests():
+    """Does an output off by 4% of its norm (an unscaled attention's logits) fail to agree, over
+    many checks drawn at random, where one projection alone agreed about once in 250 times?"""
+    import torch
+    from autograder.sandbox.inside import probekit
+    right, error = torch.randn(2, 2, 16, 32, generator=torch.Generator().manual_seed(0))
+    wrong = right + 0.04 * right.norm() * error / error.norm()
+    for check in range(2000):
+        want = probekit.timed_calls("k", lambda s: (), lambda: right, seed=1, iters=1, check=check)
+        got = probekit.timed_calls("k", lambda s: (), lambda: wrong, seed=1, iters=1, check=check)
+        assert len(got["digests"]) == probekit.PROJECTIONS and timing._agree(want, want)
+        assert not timing._agree(got, want), check
+
+
 class _Clock:
     """A handle whose timed calls cost `per_iter` seconds a round (plus a fixed round trip) and
     answer the reference's digests: the stopping rule alone, without a worker."""

@@ -88,17 +88,19 @@ def calibrate(reference, probe: str, call_s: float, **args) -> Calibration:
 
 
 def _agree(got, want, rounds: int | None = None) -> bool:
-    """Are the submission's digests the reference's (its first `rounds`, when it ran more)?"""
+    """Are the submission's digests the reference's (its first `rounds`, when it ran more)? The
+    reference answers one norm and the same number of digests (projections) for each round."""
     if not isinstance(got, dict) or not isinstance(want, dict):
         return False
     a, b, norms = got.get("digests"), want.get("digests"), want.get("norms")
-    if not (isinstance(a, list) and isinstance(b, list) and isinstance(norms, list)):
+    if not (isinstance(a, list) and isinstance(b, list) and isinstance(norms, list) and norms):
         return False
-    b, norms = b[:rounds or len(b)], norms[:rounds or len(norms)]
-    if not len(a) == len(b) == len(norms):
+    per_round = len(b) // len(norms)
+    b, norms = b[:per_round * (rounds or len(norms))], norms[:rounds or len(norms)]
+    if not len(a) == len(b) == per_round * len(norms) or per_round < 1:
         return False
-    return all(type(x) is float and math.isfinite(x) and abs(x - y) <= TOLERANCE * n + 1e-6
-               for x, y, n in zip(a, b, norms))
+    return all(type(x) is float and math.isfinite(x) and abs(x - y) <= TOLERANCE * norms[i // per_round] + 1e-6
+               for i, (x, y) in enumerate(zip(a, b)))
 
 
 def _what(probe, args: dict) -> tuple[str, dict]:
@@ -167,7 +169,7 @@ def _recheck(submission, probe: str, mismatched: list) -> str:
 def time_forward_once(submission, reference, probe, limit_s: float, **args) -> tuple[float, str]:
     """(the fastest timed single call, problem): the guide's absolute bound, in wall time. The first
     call builds the module; a second is timed, and a third only when the second is over the limit
-    (load on a shared machine only ever makes a pass slower). The counted call's answer is checked
+    (load on a shared machine only ever makes a pass slower). Every call's answer is checked
     against the reference's for its seed."""
     probe, args = _what(probe, args)
     calls = []
@@ -177,9 +179,9 @@ def time_forward_once(submission, reference, probe, limit_s: float, **args) -> t
         calls.append((seconds, call, got))
         if len(calls) >= 2 and (seconds <= limit_s or seconds >= 3 * limit_s):
             break
-    seconds, call, got = min(calls[1:] or calls, key=lambda c: c[0])
-    if not _agree(got, reference.timed_answer(probe, **call)[1]):
-        problem = _recheck(submission, probe, [(call, got)])
-        if problem:
-            return seconds, problem
-    return seconds, ""
+    seconds = min(c[0] for c in calls[1:] or calls)
+    # Every call's answer is checked, not only the counted one's: a wrong output whose one digest
+    # agreed by chance must not pass on that call alone.
+    mismatched = [(call, got) for _, call, got in calls
+                  if not _agree(got, reference.timed_answer(probe, **call)[1])]
+    return seconds, (_recheck(submission, probe, mismatched) if mismatched else "")

@@ -123,6 +123,7 @@ def submodule_types(module: torch.nn.Module) -> list[str]:
 # -- timed calls ------------------------------------------------------------------------------------
 
 _LAST_OUTPUT: dict = {}  # key -> the last output of a work call, digested again by the empty call
+PROJECTIONS = 4          # digests per output: a wrong output agrees with one by chance ~1 in 250 times
 
 
 def timed_calls(key, prepare, compute, seed: int, iters: int, check: int, work: bool = True,
@@ -135,7 +136,8 @@ def timed_calls(key, prepare, compute, seed: int, iters: int, check: int, work: 
     really computed on these inputs gives them. With work=False (the reference's empty call) the
     inputs are drawn and a same-sized output is digested but nothing is computed: the judge
     subtracts that time, so a ratio measures the work alone. grad=True runs with autograd on (the
-    judge's re-check of an answer that differs from the reference's)."""
+    judge's re-check of an answer that differs from the reference's). Each output gives PROJECTIONS
+    digests (its dot products with random directions drawn from `check`) and one norm."""
     digests, norms, r = [], [], None
     with torch.set_grad_enabled(grad):
         for i in range(iters):
@@ -148,8 +150,8 @@ def timed_calls(key, prepare, compute, seed: int, iters: int, check: int, work: 
             if work:
                 _LAST_OUTPUT[key] = out
             flat = out.detach().reshape(-1).float()
-            if r is None or r.numel() != flat.numel():
-                r = torch.randn(flat.numel(), generator=generator(check))
-            digests.append(float(torch.dot(flat, r)))
+            if r is None or r.shape[1] != flat.numel():
+                r = torch.randn(PROJECTIONS, flat.numel(), generator=generator(check))
+            digests.extend(float(d) for d in r @ flat)
             norms.append(float(flat.norm()))
     return {"digests": digests, "norms": norms}
