@@ -159,3 +159,44 @@ def test_pairs_are_spent_only_near_the_factor(slower, pairs):
     result = timing.compare_speed(_Clock(0.001 * slower), reference, "time_forward", 5.0, settings, **MHA)
     assert len(result.ratios) == pairs, result.describe()
     assert result.ratio == pytest.approx(slower, rel=1e-6) and result.problem == ""
+
+
+class _Wall(_Clock):
+    """A handle whose wall-timed calls cost what `costs` says, in turn (the first builds the
+    module); `wrong` answers a digest off by one on those calls."""
+
+    def __init__(self, costs: list[float], wrong: frozenset = frozenset()):
+        super().__init__(0.0)
+        self.costs, self.wrong, self.calls = costs, wrong, 0
+
+    def wall_timed_answer(self, probe, **call):
+        answer = self.timed_answer(probe, **call)[1]
+        if self.calls in self.wrong:
+            answer = dict(answer, digests=[d + 1.0 for d in answer["digests"]])
+        self.calls += 1
+        return self.costs[self.calls - 1], answer
+
+    def recheck(self, probe, **call):
+        return self.timed_answer(probe, **call)[1]  # a fresh run computes the reference's answer
+
+
+@pytest.mark.parametrize("costs, calls, seconds", [
+    ([0.2], 1, 0.2),             # building and one pass within the limit: the pass is
+    ([0.9, 0.3], 2, 0.3),        # building took the time: a second pass is timed
+    ([0.9, 0.6, 0.4], 3, 0.4),   # a second pass over the limit gets a third
+    ([5.0, 4.0], 2, 4.0),        # far over (3 x the limit): no third
+])
+def test_one_pass_is_timed_only_as_often_as_the_verdict_needs(costs, calls, seconds):
+    """With a limit of 0.5 s: does the absolute time test stop at the first call within the limit
+    (the building one included), and count the fastest pass after the building one otherwise?"""
+    submission = _Wall(costs)
+    got, problem = timing.time_forward_once(submission, _Clock(0.0), "time_forward", 0.5, **MHA)
+    assert (submission.calls, got, problem) == (calls, seconds, "")
+
+
+def test_one_wrong_pass_of_several_loses_the_time_test():
+    """Is a time test lost when one of its passes, even one that is not counted, did not compute
+    the reference's output, and its code does not compute that output again in a fresh run either?"""
+    submission = _Wall([0.9, 0.3], wrong=frozenset({0}))
+    _, problem = timing.time_forward_once(submission, _Clock(0.0), "time_forward", 0.5, **MHA)
+    assert "fresh run" in problem
