@@ -161,6 +161,32 @@ def test_pairs_are_spent_only_near_the_factor(slower, pairs):
     assert result.ratio == pytest.approx(slower, rel=1e-6) and result.problem == ""
 
 
+class _Noisy(_Clock):
+    """A _Clock whose work calls alternate `swing` either side of their cost (a machine whose speed
+    shifts from one call to the next)."""
+
+    def __init__(self, per_iter: float, swing: float):
+        super().__init__(per_iter)
+        self.swing, self.work_calls = swing, 0
+
+    def timed_answer(self, probe, seed, iters, check, work=True, **args):
+        seconds, answer = super().timed_answer(probe, seed, iters, check, work, **args)
+        if work and iters > 1:
+            self.work_calls += 1
+            seconds *= 1 + (self.swing if self.work_calls % 2 else -self.swing)
+        return seconds, answer
+
+
+@pytest.mark.parametrize("swing, pairs", [(0.05, 3), (0.3, 9)])
+def test_pairs_go_on_while_the_machine_speed_shifts(swing, pairs):
+    """With a factor of 5, a submission twice as slow: do steady pairs (5% either way) stop at
+    speed_repeats, and do pairs 30% either way go on to speed_max_pairs, the median within the swing of 2?"""
+    settings = dataclasses.replace(load(REPO).grading, speed_repeats=3, speed_far_pairs=2, speed_max_pairs=9)
+    result = timing.compare_speed(_Noisy(0.002, swing), _Clock(0.001), "time_forward", 5.0, settings, **MHA)
+    assert len(result.ratios) == pairs, result.describe()
+    assert abs(result.ratio / 2.0 - 1) <= 1.15 * swing  # the round trip swings too
+
+
 class _Wall(_Clock):
     """A handle whose wall-timed calls cost what `costs` says, in turn (the first builds the
     module); `wrong` answers a digest off by one on those calls."""

@@ -7,14 +7,16 @@ picks at call time, and returns a digest of every output. Here:
    lasts about `speed_call_s`;
 2. pairs are interleaved: the submission's call, the reference's call on the same seed (with as
    many rounds as it takes to last about as long as the submission's), and the reference's empty
-   calls (the same inputs drawn and digested, nothing computed), whose time is subtracted: a
-   ratio then compares the work of one round alone, not the round trip. Each side runs one
+   calls (the same inputs drawn and digested, nothing computed), whose time (the median of the
+   empty calls of that size so far) is subtracted: a ratio then compares the work of one round
+   alone, not the round trip. Each side runs one
    untimed round first, so neither is timed with caches the other just evicted. The
    seconds are the worker tree's CPU time where the sandbox has a cpuacct cgroup (other load on
    the machine does not move them), else wall-clock time (handles.timed_answer);
-3. pairs stop as soon as the verdict is clear (every pair well under or well over the factor)
-   and go on, up to `speed_max_pairs`, only near it; the ratio is the median pair's. A submission
-   about as fast as the reference (every pair under a third of the factor) stops after
+3. pairs stop as soon as the verdict is clear (every pair well under or well over the factor,
+   and the pairs steady: their middle half close to their median) and go on, up to
+   `speed_max_pairs`, only near it or while the machine's speed shifts; the ratio is the median
+   pair's. A submission about as fast as the reference (every pair under a third of the factor) stops after
    `speed_far_pairs`: no pair that far from the factor is a coin toss;
 4. every call's digests are compared with the reference's for the same seed. An answer that is
    not the reference's (a bug, or no work at all) is checked once more in a fresh worker, with
@@ -30,6 +32,8 @@ import statistics
 from dataclasses import dataclass, field
 
 CLEAR = 1.25           # a pair this far from the factor (either way) is clear
+STEADY = 0.2           # ... and pairs whose middle half lies within this fraction of their median
+                       # are steady enough to stop; on a machine whose speed shifts mid-test they go on
 FAR_UNDER = 3.0        # pairs all under factor / FAR_UNDER end after settings.speed_far_pairs
 FIRST_PAIR_OVER = 8.0  # a first pair this many factors over ends the timing: clearly too slow
                        # (at 4, a k = 16 submission with one noisy pair was measured on that pair alone)
@@ -118,6 +122,7 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
     n = cal.iters
     result = SpeedResult(iters=n)
     mismatched = []
+    empties: dict[int, list[float]] = {}  # iterations -> the reference's empty calls of that size
     for pair in range(max(settings.speed_repeats, settings.speed_max_pairs)):
         # The reference's calls last about as long as the submission's (from the second pair on),
         # so that what a call costs beyond its rounds weighs alike on both sides. The lowest ratio
@@ -134,6 +139,9 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
         # a side's time: for a cheap call, one noisy empty measurement must not make a side's time
         # near zero and its ratio absurd.
         empty_ref = empty if n_ref == n else reference.timed(probe, work=False, **dict(call, iters=n_ref))
+        # The empty calls of the same size measured so far, by their median: what a call costs beyond
+        # its work hardly changes from pair to pair, and one noisy empty call must not move a ratio.
+        empty, empty_ref = _typical(empties, n, empty), _typical(empties, n_ref, empty_ref)
         mine, theirs = max(mine - empty, mine / 2), max(theirs - empty_ref, theirs / 2)
         if not _agree(got, want, n):
             mismatched.append((call, got))
@@ -142,12 +150,28 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
             break
         if len(result.ratios) >= settings.speed_far_pairs and max(result.ratios) < factor / FAR_UNDER:
             break
-        if len(result.ratios) >= settings.speed_repeats and (
+        if len(result.ratios) >= settings.speed_repeats and _steady(result.ratios) and (
                 max(result.ratios) < factor / CLEAR or min(result.ratios) > factor * CLEAR):
             break
     if mismatched:
         result.problem = _recheck(submission, probe, mismatched)
     return result
+
+
+def _steady(ratios: list[float]) -> bool:
+    """Does the middle half of the pairs lie within STEADY of their median? (On a shared machine a
+    burst of load can slow one side for several pairs in a row; five pairs then measured k = 2 as
+    1.6.) Only pairs beyond the far-under rule are held to it, so an ordinary class pays nothing."""
+    ordered = sorted(ratios)
+    quarter = len(ordered) // 4
+    low, high, mid = ordered[quarter], ordered[-1 - quarter], statistics.median(ordered)
+    return high - low <= STEADY * mid
+
+
+def _typical(seen: dict[int, list[float]], iters: int, measured: float) -> float:
+    """The median of the empty calls of `iters` iterations, this one included."""
+    seen.setdefault(iters, []).append(measured)
+    return statistics.median(seen[iters])
 
 
 def _recheck(submission, probe: str, mismatched: list) -> str:
