@@ -50,7 +50,7 @@ class GradingSettings:
     speed_repeats: int = 7             # interleaved pairs at least; the median pair's ratio is compared
     speed_far_pairs: int = 2           # ... or this many, when every pair is under a third of the factor
     speed_max_pairs: int = 11          # at most, spent only while the verdict is close to the factor
-    speed_call_s: float = 0.01         # the reference's compute per timed call (iterations are calibrated)
+    speed_call_s: float = 0.006        # the reference's compute per timed call (iterations are calibrated)
     forward_time_limit_s: float = 0.5  # the guide's absolute bound on one forward pass
     cpu_s: int = 300                   # CPU seconds per worker
     memory_mb: int = 2048              # per worker tree (cgroup) and address space beyond start-up
