@@ -16,8 +16,8 @@ picks at call time, and returns a digest of every output. Here:
 3. pairs stop as soon as the verdict is clear (every pair well under or well over the factor,
    and the pairs steady: their middle half close to their median) and go on, up to
    `speed_max_pairs`, only near it or while the machine's speed shifts; the ratio is the median
-   pair's. A submission about as fast as the reference (every pair under a third of the factor) stops after
-   `speed_far_pairs`: no pair that far from the factor is a coin toss;
+   pair's. A submission about as fast as the reference (every pair under a third of the factor)
+   stops after `speed_far_pairs`: no pair that far from the factor is a coin toss;
 4. every call's digests are compared with the reference's for the same seed. An answer that is
    not the reference's (a bug, or no work at all) is checked once more in a fresh worker, with
    autograd on: the submission's own forward must give the same digests, and they must change
@@ -103,8 +103,8 @@ def _agree(got, want, rounds: int | None = None) -> bool:
     b, norms = b[:per_round * (rounds or len(norms))], norms[:rounds or len(norms)]
     if not len(a) == len(b) == per_round * len(norms) or per_round < 1:
         return False
-    return all(type(x) is float and math.isfinite(x) and abs(x - y) <= TOLERANCE * norms[i // per_round] + 1e-6
-               for i, (x, y) in enumerate(zip(a, b)))
+    return all(type(x) is float and math.isfinite(x)
+               and abs(x - y) <= TOLERANCE * norms[i // per_round] + 1e-6 for i, (x, y) in enumerate(zip(a, b)))
 
 
 def _what(probe, args: dict) -> tuple[str, dict]:

@@ -123,7 +123,8 @@ def submodule_types(module: torch.nn.Module) -> list[str]:
 # -- timed calls ------------------------------------------------------------------------------------
 
 _LAST_OUTPUT: dict = {}  # key -> the last output of a work call, digested again by the empty call
-PROJECTIONS = 2          # digests per output: an output 4% off agreed with one ~1 in 250 calls, with two ~1 in 60000
+PROJECTIONS = 2          # digests per output: an output 4% off agreed with one ~1 call in 250,
+                         # with two ~1 in 60000
 
 
 def timed_calls(key, prepare, compute, seed: int, iters: int, check: int, work: bool = True,
