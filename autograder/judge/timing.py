@@ -100,8 +100,10 @@ def _agree(got, want, rounds: int | None = None) -> bool:
     if not (isinstance(a, list) and isinstance(b, list) and isinstance(norms, list) and norms):
         return False
     per_round = len(b) // len(norms)
+    if per_round < 1:
+        return False
     b, norms = b[:per_round * (rounds or len(norms))], norms[:rounds or len(norms)]
-    if not len(a) == len(b) == per_round * len(norms) or per_round < 1:
+    if not len(a) == len(b) == per_round * len(norms):
         return False
     return all(type(x) is float and math.isfinite(x)
                and abs(x - y) <= TOLERANCE * norms[i // per_round] + 1e-6 for i, (x, y) in enumerate(zip(a, b)))
@@ -135,13 +137,14 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
         empty = reference.timed(probe, work=False, **call)
         reference.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm: the other side just ran
         theirs, want = reference.timed_answer(probe, **dict(call, iters=n_ref))
+        # The empty calls of the same size measured so far, by their median: what a call costs beyond
+        # its work hardly changes from pair to pair, and one noisy empty call must not move a ratio.
+        empty = _typical(empties, n, empty)
+        empty_ref = empty if n_ref == n else _typical(
+            empties, n_ref, reference.timed(probe, work=False, **dict(call, iters=n_ref)))
         # What the calls cost beyond the work is taken off both sides, but never more than half of
         # a side's time: for a cheap call, one noisy empty measurement must not make a side's time
         # near zero and its ratio absurd.
-        empty_ref = empty if n_ref == n else reference.timed(probe, work=False, **dict(call, iters=n_ref))
-        # The empty calls of the same size measured so far, by their median: what a call costs beyond
-        # its work hardly changes from pair to pair, and one noisy empty call must not move a ratio.
-        empty, empty_ref = _typical(empties, n, empty), _typical(empties, n_ref, empty_ref)
         mine, theirs = max(mine - empty, mine / 2), max(theirs - empty_ref, theirs / 2)
         if not _agree(got, want, n):
             mismatched.append((call, got))
