@@ -251,6 +251,42 @@ def test_ctrl_c_is_one_line_and_keeps_what_was_written(course):
     assert not list(reports.glob(".*"))  # no half-written report
 
 
+def test_an_interrupt_while_a_result_is_recorded_is_raised_once_the_record_is_whole():
+    """A SIGINT that arrives while one student's result is recorded: does the record finish first,
+    and the KeyboardInterrupt come right after it?"""
+    from autograder.coordinator import interrupt
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with interrupt.held():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the signal is delivered by now; a plain handler would have raised here
+            steps.append("written")
+    assert steps == ["written"]
+    with interrupt.held():  # without an interrupt nothing is raised
+        steps.append("again")
+    assert steps == ["written", "again"]
+
+
+def test_an_interrupt_inside_a_gradebook_flush_stays_an_interrupt(course):
+    """The CI failure: Ctrl-C inside SQLAlchemy's flush left the session needing a rollback, and the
+    final commit's PendingRollbackError replaced the interrupt (exit 3, "internal error"). Does the
+    KeyboardInterrupt come out of the recorder, and is the gradebook still usable afterwards?"""
+    from sqlalchemy import event
+
+    from autograder.coordinator import gradebook
+
+    r = SubmissionResult("s1", DAY41, "x.ipynb", tests=[
+        TestOutcome("test_values.py::test_x", "values", 1.0, 1.0, Status.PASSED, "")])
+    with pytest.raises(KeyboardInterrupt):
+        with gradebook.Recorder(course, DAY41, "x.ipynb", r) as book:
+            event.listen(book.gb.db, "after_flush", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+            book.add(r)
+    with gradebook.Recorder(course, DAY41, "x.ipynb", r) as book:  # the next run records as usual
+        book.add(r)
+    assert "s1" in gradebook.students(course)
+
+
 # -- smaller items --------------------------------------------------------------------------------
 
 def test_a_json_file_that_is_not_a_notebook_gets_plain_words(tmp_path):

@@ -32,7 +32,7 @@ from typing import Callable
 
 from autograder.assignment import Assignment
 from autograder.config import CourseConfig, CourseError
-from autograder.coordinator import formgrade, gradebook, manual, plan, policy, report
+from autograder.coordinator import formgrade, gradebook, interrupt, manual, plan, policy, report
 from autograder.coordinator.discover import NotGraded, check_submitted_dir, stray_folders
 from autograder.coordinator.plan import Plan
 from autograder.coordinator.roster import load_roster
@@ -244,6 +244,10 @@ def grade_planned(cfg: CourseConfig, p: Plan, force: bool = False, lanes: int | 
         book = finish.enter_context(gradebook.Recorder(cfg, a.id, a.notebook, template, items, released))
 
         def record(r: SubmissionResult) -> None:
+            with interrupt.held():  # a report, its gradebook rows and formgrader's copy, all or none
+                _record(r)
+
+        def _record(r: SubmissionResult) -> None:
             r = apply_late_policy(cfg, a.id, r, times.get(r.student_id))
             r = results[r.student_id] = policy.counted(cfg, a, r, p.grader_fp)  # the service's attempts too
             # as each finishes: a crash later keeps these; the page shows what the student may see now

@@ -187,11 +187,21 @@ class Recorder:
                 gb.db.add(comment)
             comment.auto_comment = "No response." if blank else None
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from autograder.coordinator import interrupt
+
         # Committed even when the run stops early: the gradebook then matches the reports kept.
         try:
-            with _quiet():
+            with interrupt.held(), _quiet():
                 self.gb.db.commit()
+        except SQLAlchemyError:
+            if exc_type is None:
+                raise
+            # The run is already stopping for `exc` (an interrupt inside a flush leaves the session
+            # unable to commit); that is the error to report, not this one.
+            self.gb.db.rollback()
         finally:
             self.gb.close()
 
