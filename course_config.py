@@ -31,7 +31,7 @@ GRADING = {
     "probe_timeout_s": 30.0,
     "max_worker_deaths": 3,
     "speed_factor": 5.0,           # student forward may be this many times slower than the reference
-    "speed_repeats": 7,            # interleaved student/reference pairs at least (more only near the
+    "speed_repeats": 11,           # interleaved student/reference pairs at least (more only near the
                                    # factor, up to speed_max_pairs); the median pair's ratio counts
     "forward_time_limit_s": 0.5,   # the setup guide's bound on one forward pass
     "similarity": False,           # make grade also runs the similarity check (SIMILARITY below)

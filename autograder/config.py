@@ -47,9 +47,10 @@ class GradingSettings:
     probe_timeout_after_timeout_s: float = 2.0  # once a submission has timed out, its later probes
     submission_timeout_s: float = 600.0  # all of one submission's grading; the rest is TIMEOUT
     speed_factor: float = 3.0          # allowed slowdown against the reference, same run
-    speed_repeats: int = 7             # interleaved pairs at least; the median pair's ratio is compared
+    speed_repeats: int = 11            # interleaved pairs at least; the median pair's ratio is compared
     speed_far_pairs: int = 2           # ... or this many, when every pair is under a third of the factor
-    speed_max_pairs: int = 11          # at most, spent only while the verdict is close to the factor
+                                       # and their median under a quarter
+    speed_max_pairs: int = 21          # at most, spent only while the verdict is close to the factor
     speed_call_s: float = 0.006        # the reference's compute per timed call (iterations are calibrated)
     forward_time_limit_s: float = 0.5  # the guide's absolute bound on one forward pass
     cpu_s: int = 300                   # CPU seconds per worker

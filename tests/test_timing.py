@@ -1,6 +1,7 @@
 """Speed tests (autograder/judge/timing.py): ratios that track the work, and timed calls credited only
 for work the judge verified. The full fidelity check (k = 2, 4, 8, 16 within 15%) is `make bench`."""
 import dataclasses
+import os
 
 import pytest
 
@@ -135,7 +136,10 @@ class _Clock:
     answer the reference's digests: the stopping rule alone, without a worker."""
 
     def __init__(self, per_iter: float):
-        self.per_iter, self.calibration = per_iter, {}
+        self.per_iter, self.calibration, self.pins = per_iter, {}, []
+
+    def pin(self, cpus):
+        self.pins.append(cpus)
 
     def timed_answer(self, probe, seed, iters, check, work=True, **args):
         answer = {"digests": [float(seed % 997 + i) for i in range(iters)], "norms": [1e3] * iters}
@@ -161,6 +165,33 @@ def test_pairs_are_spent_only_near_the_factor(slower, pairs):
     assert result.ratio == pytest.approx(slower, rel=1e-6) and result.problem == ""
 
 
+def test_both_sides_are_timed_on_one_cpu_and_let_go_after():
+    """Are the submission's and the reference's workers pinned to the same single CPU while their
+    pairs are timed, and free again afterwards?"""
+    settings = dataclasses.replace(load(REPO).grading, speed_repeats=3, speed_far_pairs=2, speed_max_pairs=9)
+    mine, reference = _Clock(0.002), _Clock(0.001)
+    timing.compare_speed(mine, reference, "time_forward", 5.0, settings, **MHA)
+    assert len(mine.pins) == len(reference.pins) == 2
+    (cpu,) = mine.pins[0]
+    assert mine.pins == reference.pins == [{cpu}, None]
+
+
+def test_a_worker_is_pinned_and_let_go_by_the_kernel(lane, tmp_path):
+    """Through a real sandboxed worker: does pinning reach every thread of its tree (as the kernel
+    reports it), and does letting go give back every CPU this process may use?"""
+    code, cpu = lane.reference, min(os.sched_getaffinity(0))
+    code.pin({cpu})
+    tids = _tids(code.worker)
+    assert tids and all(os.sched_getaffinity(t) == {cpu} for t in tids)
+    code.pin(None)
+    assert all(os.sched_getaffinity(t) == os.sched_getaffinity(0) for t in _tids(code.worker))
+
+
+def _tids(worker) -> list[int]:
+    tasks = worker.cpu_usage.parent / "tasks" if worker.cpu_usage is not None else None
+    return [int(t) for t in (tasks.read_text().split() if tasks else os.listdir(f"/proc/{worker.pid}/task"))]
+
+
 class _Noisy(_Clock):
     """A _Clock whose work calls' compute alternates `swing` either side of its cost (a machine whose
     speed shifts from one call to the next)."""
@@ -177,14 +208,33 @@ class _Noisy(_Clock):
         return seconds, answer
 
 
-@pytest.mark.parametrize("swing, pairs", [(0.05, 3), (0.3, 9)])
+@pytest.mark.parametrize("swing, pairs", [(0.03, 3), (0.3, 9)])
 def test_pairs_go_on_while_the_machine_speed_shifts(swing, pairs):
-    """With a factor of 5, a submission twice as slow: do steady pairs (5% either way) stop at
+    """With a factor of 5, a submission twice as slow: do steady pairs (3% either way) stop at
     speed_repeats, and do pairs 30% either way go on to speed_max_pairs, the median within the swing of 2?"""
     settings = dataclasses.replace(load(REPO).grading, speed_repeats=3, speed_far_pairs=2, speed_max_pairs=9)
     result = timing.compare_speed(_Noisy(0.002, swing), _Clock(0.001), "time_forward", 5.0, settings, **MHA)
     assert len(result.ratios) == pairs, result.describe()
     assert abs(result.ratio / 2.0 - 1) <= swing + 1e-9
+
+
+@pytest.mark.parametrize("ratios, enough", [
+    ([1.3, 1.4], False),             # k = 2 with two low pairs: not cut short (median over a quarter)
+    ([1.3, 1.4, 1.2, 2.1], False),   # ... nor at four
+    ([0.9, 1.0], True),              # as fast as the reference: two pairs
+    ([0.9, 2.0], False),             # one pair over a third of the factor: not at two
+    ([0.9, 2.0, 1.0], True),         # ... but from the third on, one such pair is a burst of load
+    ([0.9, 2.0, 1.0, 2.2], False),   # two are not
+    ([45.0], True),                  # far beyond: one pair
+    ([2.0] * 6, False),              # twice as slow: speed_repeats pairs at least
+    ([2.0] * 6 + [4.5], True),       # ... steady, middle half well under the factor
+    ([5.0] * 20, False),             # at the factor: up to speed_max_pairs
+])
+def test_when_the_pairs_are_enough(ratios, enough):
+    """With a factor of 5 and speed_repeats 7: do the stopping rules end the timing exactly when
+    the verdict is clear, and never cut a submission twice as slow short on a few low pairs?"""
+    settings = dataclasses.replace(load(REPO).grading, speed_repeats=7, speed_far_pairs=2, speed_max_pairs=21)
+    assert timing._enough(ratios, 5.0, settings) is enough
 
 
 class _Wall(_Clock):

@@ -178,6 +178,13 @@ class SandboxedCode:
             self.compute_s += reply.seconds  # for the benchmark's overhead figure only; never graded
         return reply.value, elapsed, cpu
 
+    def pin(self, cpus: set[int] | None) -> None:
+        """Keep this code's worker on `cpus` (None: anywhere again); see timing.same_cpu. A worker
+        started later (after a crash) runs anywhere."""
+        worker = self._ensure_worker() if cpus is not None else self.worker
+        if worker is not None:
+            worker.pin(cpus)
+
     def timed(self, name: str, **args) -> float:
         """Seconds of one probe call, as timed_answer measures them."""
         return self.timed_answer(name, **args)[0]

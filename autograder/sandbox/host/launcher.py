@@ -318,6 +318,23 @@ class Worker:
         except (OSError, ValueError):
             return None
 
+    def pin(self, cpus: set[int] | None) -> None:
+        """Run every thread of the worker's tree on `cpus` only (None: wherever this process may).
+        Best effort: where the kernel refuses (another user's process, no CAP_SYS_NICE), nothing
+        changes, and the timing that asked for it is only noisier."""
+        cpus = cpus or os.sched_getaffinity(0)
+        tasks = self.cpu_usage.parent / "tasks" if self.cpu_usage is not None else None
+        try:
+            tids = (tasks.read_text().split() if tasks is not None
+                    else os.listdir(f"/proc/{self.pid}/task"))
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), cpus)
+            except (OSError, ValueError):
+                pass
+
     def load(self, cells: list[dict], cell_timeout_s: float, timeout_s: float) -> Loaded:
         """Send the notebook's cells; the worker's account of loading them."""
         return self._exchange(Load(cells, cell_timeout_s), timeout_s, Loaded.from_wire)
