@@ -39,7 +39,8 @@ STEADY = 0.045         # ... and n pairs whose middle half lies within STEADY * 
                        # a machine whose speed shifts mid-test they go on
 FAR_UNDER = 3.0        # pairs all under factor / FAR_UNDER, and their median under factor / FAR_UNDER_MEDIAN,
 FAR_UNDER_MEDIAN = 4.0  # end after settings.speed_far_pairs: at 2 pairs all under 5/3 alone, a
-                        # k = 2 submission was cut short at 1.31 about 1 test in 16 on a noisy host
+                        # k = 2 submission was once cut short at 1.31 (about 1 test in 16 at this
+                        # host's noise, by estimate)
 FIRST_PAIR_OVER = 8.0  # a first pair this many factors over ends the timing: clearly too slow
                        # (at 4, a k = 16 submission with one noisy pair was measured on that pair alone)
 TOLERANCE = 2e-4       # digests agree within this fraction of the output's norm
@@ -114,9 +115,9 @@ def _current_cpu() -> int | None:
 def same_cpu(*handles):
     """Both sides' workers on one CPU while their calls are timed. On a shared host one virtual
     CPU can run slower than the other for seconds at a time (other guests on its core); with the
-    two workers wherever the scheduler put them, a whole test's pairs then leaned one way: over 24
-    runs of 3 per k, k = 4 measured up to 5.5 and k = 2 up to 2.6 (errors to 38%), against at most
-    10% with both on one CPU, in the same hour. The CPU this lane runs on now is the one chosen:
+    two workers wherever the scheduler put them, a whole test's pairs then leaned one way: errors
+    up to 38% (4 rounds of 3 runs per k), against at most 10% with both on one CPU, alternating in
+    the same hour. The CPU this lane runs on now is the one chosen:
     lanes running at the same time run on different CPUs, so their timed workers do too."""
     cpu = _current_cpu()
     pinned = []
@@ -207,7 +208,7 @@ def _enough(ratios: list[float], factor: float, settings) -> bool:
         return True
     # Far under: one pair over a third of the factor is allowed from the third pair on (a burst of
     # load on one side; without it a class of honest submissions took the steady rule's 11 to 21
-    # pairs about one speed test in seven), while the median under a quarter keeps a submission
+    # pairs about one speed test in eight), while the median under a quarter keeps a submission
     # twice as slow as the reference from being cut short at a low first few pairs.
     over = sum(r >= factor / FAR_UNDER for r in ratios)
     if n >= settings.speed_far_pairs and median < factor / FAR_UNDER_MEDIAN and over <= (n >= 3):
