@@ -117,8 +117,8 @@ def same_cpu(*handles):
     CPU can run slower than the other for seconds at a time (other guests on its core); with the
     two workers wherever the scheduler put them, a whole test's pairs then leaned one way: errors
     up to 38% (4 rounds of 3 runs per k), against at most 10% with both on one CPU, alternating in
-    the same hour. The CPU this lane runs on now is the one chosen:
-    lanes running at the same time run on different CPUs, so their timed workers do too."""
+    the same hour. The CPU this lane runs on now is the one chosen: lanes running at the same time
+    run on different CPUs, so their timed workers do too."""
     cpu = _current_cpu()
     pinned = []
     try:
