@@ -181,15 +181,10 @@ def test_a_worker_is_pinned_and_let_go_by_the_kernel(lane, tmp_path):
     reports it), and does letting go give back every CPU this process may use?"""
     code, cpu = lane.reference, min(os.sched_getaffinity(0))
     code.pin({cpu})
-    tids = _tids(code.worker)
+    tids = code.worker.threads()
     assert tids and all(os.sched_getaffinity(t) == {cpu} for t in tids)
     code.pin(None)
-    assert all(os.sched_getaffinity(t) == os.sched_getaffinity(0) for t in _tids(code.worker))
-
-
-def _tids(worker) -> list[int]:
-    tasks = worker.cpu_usage.parent / "tasks" if worker.cpu_usage is not None else None
-    return [int(t) for t in (tasks.read_text().split() if tasks else os.listdir(f"/proc/{worker.pid}/task"))]
+    assert all(os.sched_getaffinity(t) == os.sched_getaffinity(0) for t in code.worker.threads())
 
 
 class _Noisy(_Clock):

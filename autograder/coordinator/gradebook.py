@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 from autograder.config import CourseConfig, CourseError, parse_time
+from autograder.coordinator import interrupt
 from autograder.results import SubmissionResult
 from autograder.coordinator.roster import load_roster
 
@@ -188,9 +189,7 @@ class Recorder:
             comment.auto_comment = "No response." if blank else None
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from autograder.coordinator import interrupt
+        from sqlalchemy.exc import SQLAlchemyError  # imported with nbgrader, only when something is graded
 
         # Committed even when the run stops early: the gradebook then matches the reports kept.
         try:

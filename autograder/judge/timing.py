@@ -166,39 +166,35 @@ def compare_speed(submission, reference, probe, factor: float, settings, **args)
     mismatched = []
     empties: dict[int, list[float]] = {}  # iterations -> the reference's empty calls of that size
     with same_cpu(submission, reference):
-        _pairs(submission, reference, probe, factor, settings, args, n, result, mismatched, empties)
+        for pair in range(max(settings.speed_repeats, settings.speed_max_pairs)):
+            # The reference's calls last about as long as the submission's (from the second pair on),
+            # so that what a call costs beyond its rounds weighs alike on both sides. The lowest ratio
+            # so far sizes them: one pair slowed by a burst of load must not make them long.
+            estimate = min(result.ratios) if result.ratios else 1.0
+            n_ref = n if estimate < 1.5 else min(n * 64, round(n * estimate))
+            call = dict(args, seed=_seed(), iters=n, check=_seed())
+            submission.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm (first: builds its module)
+            mine, got = submission.timed_answer(probe, **call)
+            empty = reference.timed(probe, work=False, **call)
+            reference.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm: the other side just ran
+            theirs, want = reference.timed_answer(probe, **dict(call, iters=n_ref))
+            # The empty calls of the same size measured so far, by their median: what a call costs beyond
+            # its work hardly changes from pair to pair, and one noisy empty call must not move a ratio.
+            empty = _typical(empties, n, empty)
+            empty_ref = empty if n_ref == n else _typical(
+                empties, n_ref, reference.timed(probe, work=False, **dict(call, iters=n_ref)))
+            # What the calls cost beyond the work is taken off both sides, but never more than half of
+            # a side's time: for a cheap call, one noisy empty measurement must not make a side's time
+            # near zero and its ratio absurd.
+            mine, theirs = max(mine - empty, mine / 2), max(theirs - empty_ref, theirs / 2)
+            if not _agree(got, want, n):
+                mismatched.append((call, got))
+            result.ratios.append((mine / n) / (max(theirs, 1e-9) / n_ref))
+            if _enough(result.ratios, factor, settings):
+                break
     if mismatched:
         result.problem = _recheck(submission, probe, mismatched)
     return result
-
-
-def _pairs(submission, reference, probe, factor, settings, args, n, result, mismatched, empties) -> None:
-    for pair in range(max(settings.speed_repeats, settings.speed_max_pairs)):
-        # The reference's calls last about as long as the submission's (from the second pair on),
-        # so that what a call costs beyond its rounds weighs alike on both sides. The lowest ratio
-        # so far sizes them: one pair slowed by a burst of load must not make them long.
-        estimate = min(result.ratios) if result.ratios else 1.0
-        n_ref = n if estimate < 1.5 else min(n * 64, round(n * estimate))
-        call = dict(args, seed=_seed(), iters=n, check=_seed())
-        submission.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm (first: builds its module)
-        mine, got = submission.timed_answer(probe, **call)
-        empty = reference.timed(probe, work=False, **call)
-        reference.timed(probe, **dict(call, iters=1, seed=_seed()))  # warm: the other side just ran
-        theirs, want = reference.timed_answer(probe, **dict(call, iters=n_ref))
-        # The empty calls of the same size measured so far, by their median: what a call costs beyond
-        # its work hardly changes from pair to pair, and one noisy empty call must not move a ratio.
-        empty = _typical(empties, n, empty)
-        empty_ref = empty if n_ref == n else _typical(
-            empties, n_ref, reference.timed(probe, work=False, **dict(call, iters=n_ref)))
-        # What the calls cost beyond the work is taken off both sides, but never more than half of
-        # a side's time: for a cheap call, one noisy empty measurement must not make a side's time
-        # near zero and its ratio absurd.
-        mine, theirs = max(mine - empty, mine / 2), max(theirs - empty_ref, theirs / 2)
-        if not _agree(got, want, n):
-            mismatched.append((call, got))
-        result.ratios.append((mine / n) / (max(theirs, 1e-9) / n_ref))
-        if _enough(result.ratios, factor, settings):
-            break
 
 
 def _enough(ratios: list[float], factor: float, settings) -> bool:

@@ -323,17 +323,21 @@ class Worker:
         Best effort: where the kernel refuses (another user's process, no CAP_SYS_NICE), nothing
         changes, and the timing that asked for it is only noisier."""
         cpus = cpus or os.sched_getaffinity(0)
-        tasks = self.cpu_usage.parent / "tasks" if self.cpu_usage is not None else None
-        try:
-            tids = (tasks.read_text().split() if tasks is not None
-                    else os.listdir(f"/proc/{self.pid}/task"))
-        except OSError:
-            return
-        for tid in tids:
+        for tid in self.threads():
             try:
-                os.sched_setaffinity(int(tid), cpus)
-            except (OSError, ValueError):
+                os.sched_setaffinity(tid, cpus)
+            except OSError:
                 pass
+
+    def threads(self) -> list[int]:
+        """Thread ids of the worker's tree (its cgroup's), or of the worker alone without a cgroup;
+        [] once it is gone."""
+        try:
+            if self.cpu_usage is not None:
+                return [int(t) for t in (self.cpu_usage.parent / "tasks").read_text().split()]
+            return [int(t) for t in os.listdir(f"/proc/{self.pid}/task")]
+        except (OSError, ValueError):
+            return []
 
     def load(self, cells: list[dict], cell_timeout_s: float, timeout_s: float) -> Loaded:
         """Send the notebook's cells; the worker's account of loading them."""
